@@ -9,7 +9,7 @@ import { tierRequirements, type TierName } from './tier-requirements.js';
 
 const distTestDir = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(distTestDir, '..', '..');
-const tapBin = join(repoRoot, 'node_modules', 'tap', 'dist', 'esm', 'run', 'index.js');
+const tapBin = join(repoRoot, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs');
 const allTiers: TierName[] = ['unit', 'integration', 'e2e', 'lab'];
 
 /** Tiers that run inside one process of their own instead of under tap on the host (the lab boots a VM). */
