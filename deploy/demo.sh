@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash test/setup.sh
-config=${NICPLEX_DEMO_CONFIG:-config/examples/host-demo.json}
+config=${NICPLEX_DEMO_CONFIG:-config/examples/deviceplugin-host-virtio.json}
 echo "== nicplex discover --config $config"
 node dist/deploy/nicplex.js discover --config "$config"
 echo
