@@ -44,7 +44,7 @@ export interface HostDevice {
   /** `uioN` when bound to a UIO driver, else null. */
   uioDevice: string | null;
   acpiIndex: string | null;
-  /** IB partition keys, when known. */
+  /** IB partition keys (`0x8001`), read only when a configured selector uses `pKeys`; else empty. */
   pKeys: string[];
   /** DDP profile name, when known. */
   ddpProfile: string | null;
@@ -64,6 +64,14 @@ export interface DiscoveredDevice extends HostDevice {
   selectorIndex: number | null;
   /** Set when `pool` is null. */
   excludedBecause: ExclusionReason | null;
+  /** `pci` for a PCI function, `aux` for an auxiliary device (subfunction). */
+  kind?: 'pci' | 'aux';
+  /** True for an SR-IOV capable function (it has `sriov_totalvfs`). */
+  isSriovPf?: boolean;
+  /** Later pools whose selectors also matched this device; the first pool in config order keeps it. */
+  alsoMatchedBy?: string[];
+  /** What could not be read or parsed for this device (discovery never throws on an odd device). */
+  problems?: string[];
 }
 
 export interface PoolSelectorFlags {
@@ -86,6 +94,8 @@ export interface Pool {
   additionalInfo: Record<string, Record<string, string>>;
   /** Sorted PCI addresses of the devices in this pool. */
   devices: string[];
+  /** GetPreferredAllocation within a NUMA node: few PFs (`pack`) or many (`spread`); absent = the plugin's default. */
+  allocationPolicy?: 'pack' | 'spread';
 }
 
 export interface DiscoverySnapshot {
@@ -95,6 +105,10 @@ export interface DiscoverySnapshot {
   pools: Pool[];
   /** Whether `/dev/vhost-net` and `/dev/net/tun` exist on the host. */
   vhostNetAvailable: boolean;
+  /** Netdevs that carried a default route (IPv4 or IPv6) in the netns discovery ran in. */
+  defaultRouteNetdevs?: string[];
+  /** The pci.ids file names came from, or null when names were not looked up. */
+  pciIdsSource?: string | null;
 }
 
 export interface SnapshotDiff {
