@@ -3,7 +3,11 @@
     {
       "target_name": "nicplex_native",
       "sources": [
-        "native/src/addon.cc"
+        "native/src/addon.cc",
+        "native/src/nl_wire.cc",
+        "native/src/nl_socket.cc",
+        "native/src/ops.cc",
+        "native/src/netns_thread.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
