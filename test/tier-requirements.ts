@@ -33,19 +33,33 @@ export const tierRequirements: Record<TierName, () => Promise<string | null>> = 
     if (!isRoot()) return 'needs root (network namespaces, veth, macvlan, bridge)';
     if (!commandExists('ip')) return 'needs iproute2 (`ip`)';
     if (!canCreateNetns()) return 'cannot create a network namespace here (unshare --net failed)';
+    for (const plugin of ['bridge', 'macvlan', 'host-local', 'static']) {
+      if (!existsSync(`/usr/lib/cni/${plugin}`)) return `needs the reference CNI plugin /usr/lib/cni/${plugin} (apt: containernetworking-plugins)`;
+    }
     return null;
   },
   e2e: async () => {
     if (!isRoot()) return 'needs root (containerd and podman)';
-    for (const tool of ['containerd', 'podman']) {
+    for (const tool of ['containerd', 'containerd-shim-runc-v2', 'ctr', 'runc', 'podman', 'conmon', 'nsenter', 'tar']) {
       if (!commandExists(tool)) return `needs ${tool} (installed by test/setup.sh with apt)`;
     }
-    if (!existsSync('/usr/lib/cni/bridge')) return 'needs the reference CNI plugins in /usr/lib/cni (apt: containernetworking-plugins)';
+    if (!existsSync('/usr/lib/cni/bridge') || !existsSync('/usr/lib/cni/macvlan') || !existsSync('/usr/lib/cni/loopback')) {
+      return 'needs the reference CNI plugins in /usr/lib/cni (apt: containernetworking-plugins)';
+    }
+    // The test images are a rootfs holding the static busybox; there is no registry to pull from.
+    if (!existsSync('/bin/busybox')) return 'needs /bin/busybox for the test images (apt: busybox-static)';
+    if (!canCreateNetns()) return 'cannot create a network namespace here (unshare --net failed)';
     return null;
   },
   lab: async () => {
     if (!isRoot()) return 'needs root (QEMU lab VM)';
-    if (!commandExists('qemu-system-x86_64')) return 'needs qemu-system-x86_64 (installed by test/setup.sh with apt)';
+    if (process.arch !== 'x64') return `needs an x86_64 host (the lab boots Debian's amd64 kernel; this is ${process.arch})`;
+    // The lab fetches its kernel and QEMU >= 8 itself with apt (test/lab/prepare.ts); the host's
+    // bookworm QEMU provides the shared libraries the extracted backports QEMU links against.
+    for (const tool of ['qemu-system-x86_64', 'apt-get', 'dpkg-deb', 'cpio', 'gcc', 'make', 'depmod']) {
+      if (!commandExists(tool)) return `needs ${tool} (installed by test/setup.sh with apt)`;
+    }
+    if (!existsSync('/bin/busybox')) return 'needs a static /bin/busybox for the initramfs (apt: busybox-static)';
     return null;
   },
 };
