@@ -1,0 +1,55 @@
+// Files other processes read while we may crash mid-write (device-info files, checkpoints, caches)
+// must never be seen half-written: write a temp file in the same directory, fsync, rename over.
+import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+function tempPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
+/** Atomically replaces `path` with `data`. Creates the parent directory when `createDir` is set. */
+export async function writeFileAtomic(path: string, data: string | Buffer, options: { mode?: number; createDir?: boolean } = {}): Promise<void> {
+  if (options.createDir) await mkdir(dirname(path), { recursive: true });
+  const temp = tempPathFor(path);
+  const handle = await open(temp, 'w', options.mode ?? 0o644);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } catch (error) {
+    await handle.close();
+    await unlink(temp).catch(() => undefined);
+    throw error;
+  }
+  await handle.close();
+  try {
+    await rename(temp, path);
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Synchronous twin of `writeFileAtomic` for shutdown paths and tight loops. */
+export function writeFileAtomicSync(path: string, data: string | Buffer, options: { mode?: number } = {}): void {
+  const temp = tempPathFor(path);
+  const fd = openSync(temp, 'w', options.mode ?? 0o644);
+  try {
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    let written = 0;
+    while (written < bytes.length) written += writeSync(fd, bytes, written);
+    fsyncSync(fd);
+  } catch (error) {
+    closeSync(fd);
+    try { unlinkSync(temp); } catch { /* already gone */ }
+    throw error;
+  }
+  closeSync(fd);
+  try {
+    renameSync(temp, path);
+  } catch (error) {
+    try { unlinkSync(temp); } catch { /* already gone */ }
+    throw error;
+  }
+}
