@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 base_packages=(ca-certificates iproute2 python3 make g++ util-linux pci.ids)
 integration_packages=(containernetworking-plugins)
 e2e_packages=(containerd runc podman crun conmon catatonit uidmap slirp4netns fuse-overlayfs busybox-static tar)
-lab_packages=(qemu-system-x86 busybox-static cpio xz-utils zstd kmod)
+lab_packages=(qemu-system-x86 busybox-static cpio xz-utils zstd kmod gcc make binutils libc6-dev libelf1)
 fuzz_packages=(clang libclang-rt-14-dev)
 
 wanted=("${base_packages[@]}" "${integration_packages[@]}" "${e2e_packages[@]}" "${lab_packages[@]}" "${fuzz_packages[@]}")
