@@ -15,6 +15,8 @@ export interface DevicepluginArgs {
   'preferred-allocation': 'pack' | 'spread';
   'link-state': 'auto' | 'sysfs' | 'netlink';
   'log-level': 'debug' | 'info' | 'warn' | 'error';
+  'use-cdi': boolean;
+  'cdi-dir': string;
 }
 
 export const devicepluginCommand: CommandModule<object, DevicepluginArgs> = {
@@ -34,6 +36,8 @@ export const devicepluginCommand: CommandModule<object, DevicepluginArgs> = {
       .option('pci-ids', { type: 'string', describe: 'pci.ids file for names ("none" to skip)' })
       .option('preferred-allocation', { choices: ['pack', 'spread'] as const, default: 'pack' as const, describe: 'within one NUMA node: pack devices onto few PFs, or spread them across PFs' })
       .option('link-state', { choices: ['auto', 'sysfs', 'netlink'] as const, default: 'auto' as const, describe: 'where device health reads link state from; auto = netlink events when --sysfs-root is /sys, else sysfs operstate polling' })
+      .option('use-cdi', { type: 'boolean', default: false, describe: 'write CDI specs (sriov-dp-*.json) and answer Allocate with CDI device names instead of device nodes' })
+      .option('cdi-dir', { type: 'string', default: '/var/run/cdi', describe: 'where CDI specs are written with --use-cdi (the runtime must read this directory)' })
       .option('log-level', { choices: ['debug', 'info', 'warn', 'error'] as const, default: 'info' as const, describe: 'least severe level written to stderr' }),
   handler: async (args) => {
     const { runDevicePlugin } = await import('./server-command.js');

@@ -69,6 +69,7 @@ export async function runDevicePlugin(args: DevicepluginArgs): Promise<number> {
       logger,
       policy: args['preferred-allocation'],
       watchFiles: [args.config],
+      cdiDir: args['use-cdi'] ? args['cdi-dir'] : null,
     });
   } catch (error) {
     linkState.close();

@@ -10,6 +10,7 @@ import { basename, dirname, join } from 'node:path';
 import type { DiscoveredDevice, DiscoverySnapshot } from '../model.js';
 import type { LinkStateSource } from '../link-state.js';
 import { listDir, readLinkBase, readSmallText } from '../../native/sysfs-read.js';
+import { removeStaleCdiSpecs } from './cdi-spec.js';
 import { healthNetdevs, isDeviceHealthy } from './device-health.js';
 import { errorText, type Logger } from './log.js';
 import type { AllocationPolicy } from './preferred-allocation.js';
@@ -34,6 +35,8 @@ export interface PluginManagerOptions {
   hostPollIntervalMs?: number;
   restartDebounceMs?: number;
   configDebounceMs?: number;
+  /** CDI mode (`--use-cdi`): where CDI specs go (`/var/run/cdi`); null/absent = classic device specs. */
+  cdiDir?: string | null;
 }
 
 const PCI_ADDRESS = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/;
@@ -93,6 +96,7 @@ export class PluginManager {
     this.watchDirectory(socketDir);
     for (const file of this.options.watchFiles ?? []) this.watchConfigFile(file);
     this.unwatchLinks = this.options.linkState.watch(() => this.refreshHealth());
+    await this.cleanCdiSpecs('start');
     await this.apply(snapshot);
     const period = this.options.hostPollIntervalMs ?? 500;
     if (period > 0) {
@@ -140,6 +144,7 @@ export class PluginManager {
         logger: this.options.logger,
         isHealthy: this.isHealthy,
         restartDebounceMs: this.options.restartDebounceMs,
+        cdiDir: this.options.cdiDir ?? null,
       });
       this.servers.set(name, server);
       this.log('info', `pool ${name}: ${state.devices.length} devices, serving on ${server.socketPath}`);
@@ -272,5 +277,18 @@ export class PluginManager {
     const servers = [...this.servers.values()];
     this.servers.clear();
     await Promise.all(servers.map((server) => server.stop()));
+    await this.cleanCdiSpecs('stop');
+  }
+
+  /** As the reference plugin: no `sriov-dp-*` CDI spec survives a start or a stop. */
+  private async cleanCdiSpecs(when: 'start' | 'stop'): Promise<void> {
+    const dir = this.options.cdiDir;
+    if (!dir) return;
+    try {
+      const removed = await removeStaleCdiSpecs(dir);
+      if (removed.length > 0) this.log('info', `${when}: removed CDI specs ${removed.join(', ')} from ${dir}`);
+    } catch (error) {
+      this.log('error', `${when}: cannot clean CDI specs in ${dir}: ${errorText(error)}`);
+    }
   }
 }

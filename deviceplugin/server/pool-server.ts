@@ -27,6 +27,7 @@ import {
 import { buildPciDeviceInfo, buildVdpaDeviceInfo, dpDeviceInfoPath, removeDeviceInfoFile, writeDeviceInfoFile } from '../../config/devinfo.js';
 import type { DiscoveredDevice, Pool } from '../model.js';
 import { containerAllocateResponse, selectedVdpa, VHOST_NET, type AllocateContext } from './allocate-response.js';
+import { buildCdiSpec, cdiContainerResponse, cdiNames, removeCdiSpec, writeCdiSpec, type CdiNames } from './cdi-spec.js';
 import { bindUnix, callUnary, statusError, stopServer, unixTarget } from './grpc-unix.js';
 import { errorText, type Logger } from './log.js';
 import { preferredAllocation, type AllocationPolicy } from './preferred-allocation.js';
@@ -63,6 +64,8 @@ export interface PoolServerOptions {
   restartDebounceMs?: number;
   /** How long Register may take; the kubelet dials back inside it (10 s dial timeout). */
   registerTimeoutMs?: number;
+  /** CDI mode: the pool's device nodes go into a CDI spec in this directory and Allocate names them. */
+  cdiDir?: string | null;
 }
 
 export function socketFileName(pool: Pool): string {
@@ -92,6 +95,13 @@ export class PoolServer {
   private wake: (() => void) | null = null;
   private registerClient: grpc.Client | null = null;
   private readonly registrationWaiters = new Set<() => void>();
+  /** CDI names of the pool; null when CDI mode is off or the pool's names cannot be CDI names. */
+  private readonly cdiNames: CdiNames | null = null;
+  /** Devices in the spec file as last written; null until a write succeeded (Allocate then answers with device specs). */
+  private cdiInSpec: Set<string> | null = null;
+  private cdiWrittenJson: string | null = null;
+  /** Spec writes run one after another, so an older pool state never lands last. */
+  private cdiWrites: Promise<void> = Promise.resolve();
 
   constructor(state: PoolState, private readonly options: PoolServerOptions) {
     this.state = state;
@@ -100,6 +110,13 @@ export class PoolServer {
     this.socketPath = join(dir, socketFileName(state.pool));
     this.indexDevices();
     this.list = this.buildList();
+    if (options.cdiDir) {
+      try {
+        this.cdiNames = cdiNames(state.pool);
+      } catch (error) {
+        this.log('warn', `CDI disabled for this pool: ${errorText(error)}; Allocate returns device specs instead`);
+      }
+    }
   }
 
   private log(level: 'debug' | 'info' | 'warn' | 'error', message: string): void {
@@ -142,6 +159,7 @@ export class PoolServer {
     const before = new Set(this.devicesById.keys());
     this.state = state;
     this.indexDevices();
+    await this.syncCdiSpec(false); // before the kubelet can see (and allocate) a new device
     this.pushIfChanged();
     const gone = [...before].filter((id) => !this.devicesById.has(id));
     await Promise.all(gone.map((id) => this.removeInfoFile(id)));
@@ -174,8 +192,10 @@ export class PoolServer {
       if (unhealthy.length > 0) {
         throw statusError(grpc.status.FAILED_PRECONDITION, `Allocate for ${this.resourceName}: devices ${unhealthy.join(', ')} are unhealthy (link down or device gone)`);
       }
-      containerResponses.push(containerAllocateResponse(devices, this.allocateContext()));
       const context = this.allocateContext();
+      containerResponses.push(this.cdiNames && this.cdiInSpec
+        ? cdiContainerResponse(devices, context, this.cdiNames, this.cdiInSpec)
+        : containerAllocateResponse(devices, context));
       for (const device of devices) this.writeInfoFile(device, context);
     }
     return { containerResponses };
@@ -291,6 +311,33 @@ export class PoolServer {
     });
   }
 
+  // ---- CDI spec -------------------------------------------------------------------------
+
+  /** Writes the pool's CDI spec when it changed (always when `force`), or removes it when no device has nodes. */
+  private syncCdiSpec(force: boolean): Promise<void> {
+    this.cdiWrites = this.cdiWrites.then(() => this.writeCdiSpecNow(force));
+    return this.cdiWrites;
+  }
+
+  private async writeCdiSpecNow(force: boolean): Promise<void> {
+    const dir = this.options.cdiDir;
+    if (!dir || !this.cdiNames || this.stopped) return;
+    const spec = buildCdiSpec(this.cdiNames, this.state.devices, this.allocateContext());
+    const json = spec ? JSON.stringify(spec) : '';
+    if (!force && this.cdiInSpec && json === this.cdiWrittenJson) return;
+    try {
+      if (spec) await writeCdiSpec(dir, this.cdiNames, spec);
+      else await removeCdiSpec(dir, this.cdiNames);
+      this.cdiInSpec = new Set(spec?.devices.map((device) => device.name) ?? []);
+      this.cdiWrittenJson = json;
+      this.log('debug', spec ? `CDI spec ${join(dir, this.cdiNames.fileName)}: ${spec.devices.length} devices with device nodes` : 'no device has device nodes: no CDI spec');
+    } catch (error) {
+      this.cdiInSpec = null;
+      this.cdiWrittenJson = null;
+      this.log('error', `cannot write CDI spec ${join(dir, this.cdiNames.fileName)}: ${errorText(error)}; Allocate returns device specs until it is written`);
+    }
+  }
+
   // ---- lifecycle ------------------------------------------------------------------------
 
   start(): void {
@@ -345,6 +392,9 @@ export class PoolServer {
 
   private async runLoop(debounceMs: number): Promise<void> {
     if (debounceMs > 0) await new Promise((resolve) => setTimeout(resolve, debounceMs));
+    // Rewritten on every (re)start: the spec must exist before the kubelet can allocate, and a
+    // restart also repairs a spec someone deleted.
+    await this.syncCdiSpec(true);
     let failures = 0;
     while (this.pendingRestart && !this.stopped) {
       this.pendingRestart = false;
@@ -414,13 +464,17 @@ export class PoolServer {
     this.streams.clear();
   }
 
-  /** Stops serving, removes the socket and every device-info file of the pool. */
+  /** Stops serving, removes the socket, the CDI spec and every device-info file of the pool. */
   async stop(): Promise<void> {
     this.stopped = true;
     this.wake?.();
     this.registerClient?.close(); // a Register in flight would otherwise keep going for its full timeout
     this.closeServer();
     await unlink(this.socketPath).catch(() => undefined);
+    await this.cdiWrites;
+    if (this.options.cdiDir && this.cdiNames) {
+      await removeCdiSpec(this.options.cdiDir, this.cdiNames).catch((error) => this.log('warn', `cannot remove CDI spec: ${errorText(error)}`));
+    }
     const ids = new Set([...this.devicesById.keys()]);
     await Promise.all([...ids].map((id) => this.removeInfoFile(id)));
     await Promise.all([...this.writtenInfoFiles].map((path) => removeDeviceInfoFile(path).catch(() => undefined)));
