@@ -16,16 +16,7 @@ import { KubeletStandin } from '../helpers/kubelet-standin.js';
 import { intelE810 } from '../helpers/nic-models.js';
 import { spawnDevicePlugin } from '../helpers/dp-cli.js';
 import { repoRoot } from '../helpers/paths.js';
-
-function argument(name: string, fallback: number): number {
-  const index = process.argv.indexOf(name);
-  const value = index === -1 ? Number.NaN : Number(process.argv[index + 1]);
-  return Number.isFinite(value) && value > 0 ? value : fallback;
-}
-
-function percentile(sorted: number[], fraction: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1))] ?? Number.NaN;
-}
+import { numberArgument, percentile } from './bench-stats.js';
 
 interface Stats { n: number; p50: number; p99: number; max: number }
 function stats(samples: number[]): Stats {
@@ -88,9 +79,9 @@ async function healthChangeSeen(kubelet: KubeletStandin, operstate: string, devi
 const RESOURCE = 'intel.com/e810';
 
 async function main(): Promise<void> {
-  const calls = argument('--calls', 1000);
-  const restarts = argument('--restarts', 20);
-  const flips = argument('--flips', 20);
+  const calls = numberArgument('--calls', 1000);
+  const restarts = numberArgument('--restarts', 20);
+  const flips = numberArgument('--flips', 20);
   const vfCount = 64;
   const host = buildFakeHost({ pci: intelE810({ numVfs: vfCount, vfioVfs: Array.from({ length: vfCount }, (_, i) => i) }) });
   // Device-info files on tmpfs, as /var/run is in production.

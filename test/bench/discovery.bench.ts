@@ -13,6 +13,7 @@ import { discoverSync } from '../../deviceplugin/discovery/index.js';
 import { buildFakeHost, type FakeHost, type FakePciFunction } from '../helpers/fake-sysfs.js';
 import { intelE810 } from '../helpers/nic-models.js';
 import { cliPath, repoRoot } from '../helpers/paths.js';
+import { numberArgument, percentile } from './bench-stats.js';
 
 interface Layout {
   name: string;
@@ -25,16 +26,6 @@ const layouts: Layout[] = [
   { name: '2 PFs x 256 VFs', pfs: 2, vfsPerPf: 256 },
 ];
 const goalMs = 150;
-
-function argument(name: string, fallback: number): number {
-  const index = process.argv.indexOf(name);
-  const value = index === -1 ? Number.NaN : Number(process.argv[index + 1]);
-  return Number.isFinite(value) && value > 0 ? value : fallback;
-}
-
-function percentile(sorted: number[], fraction: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil(fraction * sorted.length) - 1)] ?? Number.NaN;
-}
 
 interface Timing {
   medianMs: number;
@@ -128,8 +119,8 @@ function referenceStyleVfIndexes(sysfsRoot: string): number {
 }
 
 async function main(): Promise<void> {
-  const runs = argument('--runs', 15);
-  const cliRuns = argument('--cli-runs', 5);
+  const runs = numberArgument('--runs', 15);
+  const cliRuns = numberArgument('--cli-runs', 5);
   const { config } = parseDevicePluginConfig(JSON.stringify({
     resourceList: [
       { resourceName: 'e810_netdevice', selectors: { vendors: ['8086'], devices: ['1889'], drivers: ['iavf'] } },

@@ -9,23 +9,7 @@ import { join } from 'node:path';
 import * as native from '../../native/index.js';
 import { repoRoot } from '../helpers/paths.js';
 import { createNetns, type TestNetns } from '../integration/native-fixtures.js';
-
-function argument(name: string, fallback: number): number {
-  const index = process.argv.indexOf(name);
-  const value = index === -1 ? Number.NaN : Number(process.argv[index + 1]);
-  return Number.isFinite(value) && value > 0 ? value : fallback;
-}
-
-function percentile(sorted: number[], fraction: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil(fraction * sorted.length) - 1)] ?? Number.NaN;
-}
-
-interface Stats { medianMs: number; p95Ms: number; p99Ms: number; minMs: number }
-
-function stats(samples: number[]): Stats {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return { medianMs: percentile(sorted, 0.5), p95Ms: percentile(sorted, 0.95), p99Ms: percentile(sorted, 0.99), minMs: sorted[0] ?? Number.NaN };
-}
+import { latencyStats as stats, numberArgument, type LatencyStats as Stats } from './bench-stats.js';
 
 type Variant = (round: number, hostNs: TestNetns, podNs: TestNetns) => Promise<void>;
 
@@ -72,7 +56,7 @@ const ipCommands: Variant = async (round, hostNs, podNs) => {
 };
 
 async function main(): Promise<void> {
-  const rounds = argument('--rounds', 200);
+  const rounds = numberArgument('--rounds', 200);
   const warmup = 10;
   const variants: [string, Variant][] = [['addon (one call per step)', addonPerCall], ['addon (two batches)', addonBatched], ['addon, peer created in the pod (no move)', addonCreateInPlace], ['ip commands (4 execs)', ipCommands]];
   const samples = new Map<string, number[]>(variants.map(([name]) => [name, []]));

@@ -12,23 +12,7 @@ import { bridgeNetworkConfig, writeJsonFile } from '../e2e/harness/cni-dirs.js';
 import { prepareContainerd, runSandbox, type ContainerdFixture } from '../e2e/harness/containerd-fixture.js';
 import type { ContainerdInstance } from '../e2e/harness/containerd.js';
 import { clusterDelegate, networksAnnotation, nicplexConf, nicplexLayout, subnetsFor, writeNadFile } from '../e2e/harness/nicplex-networks.js';
-
-function argument(name: string, fallback: number): number {
-  const index = process.argv.indexOf(name);
-  const value = index === -1 ? Number.NaN : Number(process.argv[index + 1]);
-  return Number.isFinite(value) && value > 0 ? value : fallback;
-}
-
-function percentile(sorted: number[], fraction: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil(fraction * sorted.length) - 1)] ?? Number.NaN;
-}
-
-interface Stats { medianMs: number; p95Ms: number; minMs: number }
-
-function stats(samples: number[]): Stats {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return { medianMs: percentile(sorted, 0.5), p95Ms: percentile(sorted, 0.95), minMs: sorted[0] ?? Number.NaN };
-}
+import { latencyStats as stats, numberArgument, type LatencyStats as Stats } from './bench-stats.js';
 
 interface Setup {
   label: string;
@@ -93,7 +77,7 @@ async function oneRound(setup: Setup, round: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const rounds = argument('--rounds', 20);
+  const rounds = numberArgument('--rounds', 20);
   const setups = [await bridgeOnly(), await nicplexSetup('nbo', 102, false), await nicplexSetup('nbn', 104, true)];
   for (const setup of setups) setup.containerd = await setup.fixture.start();
   // Warm-up, and proof that each setup wires what its label says (net1 only with the NAD).

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { basename, join } from 'node:path';
+import { median, percentile } from '../../bench/bench-stats.js';
 
 /** Set by the guest command only; the suites change the kernel's state and must never run on a host. */
 export const labRunDir = process.env['NICPLEX_LAB_RUN_DIR'];
@@ -139,17 +140,6 @@ export function bindPciDriver(fn: PciFunction, driver: string): void {
   writeSysfs('/sys/bus/pci/drivers_probe', fn.address);
 }
 
-export function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[middle] ?? NaN) : ((sorted[middle - 1] ?? NaN) + (sorted[middle] ?? NaN)) / 2;
-}
-
-export function percentile(values: number[], fraction: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil(fraction * sorted.length) - 1)] ?? NaN;
-}
-
 /** Awaits `promise` and asserts it failed with `errno` (the addon's NativeError names it). */
 export async function rejectsWithErrno(t: Test, promise: Promise<unknown>, errno: string, message: string): Promise<void> {
   try {
@@ -180,7 +170,7 @@ export async function measureVfRoundTrips(t: Test, rounds: number, set: (round: 
     setMs.push(Number(afterSet - started) / 1e6);
     setAndReadMs.push(Number(afterRead - started) / 1e6);
   }
-  const summary = (values: number[]) => ({ medianMs: +median(values).toFixed(3), p95Ms: +percentile(values, 0.95).toFixed(3) });
+  const summary = (values: number[]) => ({ medianMs: +median(values).toFixed(3), p95Ms: +percentile([...values].sort((a, b) => a - b), 0.95).toFixed(3) });
   return { rounds, setVf: summary(setMs), setVfThenGetLink: summary(setAndReadMs) };
 }
 
