@@ -4,7 +4,9 @@
 import { basename } from 'node:path';
 
 const invokedAs = basename(process.argv[1] ?? 'nicplex');
-const isCniInvocation = (invokedAs !== 'nicplex' && invokedAs !== 'nicplex.js') || process.argv[2] === 'cni';
+// A runtime execs `<binDir>/nicplex` (the CNI `type`) with no arguments and CNI_COMMAND set: that is CNI too.
+const isCniInvocation = (invokedAs !== 'nicplex' && invokedAs !== 'nicplex.js') || process.argv[2] === 'cni'
+  || (process.argv.length === 2 && process.env['CNI_COMMAND'] !== undefined);
 
 async function main(): Promise<void> {
   if (isCniInvocation) {

@@ -1,0 +1,146 @@
+// ClusterApi over the Kubernetes API with @kubernetes/client-node. Imported lazily (the library costs
+// ~0.9 s to load), so only requests that actually need the API server pay for it.
+import { randomBytes } from 'node:crypto';
+import { CniCode, CniError } from './errors.js';
+import type { ClusterApi, NadInfo, NetworkStatusEntry, PodInfo } from './cluster.js';
+import { NETWORK_STATUS_ANNOTATION, RESOURCE_NAME_ANNOTATION } from './annotation.js';
+import type { Logger } from './log.js';
+
+const RETRYABLE_STATUS = new Set([500, 503]);
+const RETRYABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE']);
+const POD_POLL_MS = 250;
+
+function httpStatus(error: unknown): number | undefined {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+function errnoOf(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+function describe(error: unknown): string {
+  const status = httpStatus(error);
+  const body = (error as { body?: unknown }).body;
+  let message: string | undefined;
+  if (typeof body === 'string') {
+    try { message = (JSON.parse(body) as { message?: string }).message; } catch { message = body.slice(0, 200); }
+  } else if (body && typeof body === 'object') message = (body as { message?: string }).message;
+  if (status !== undefined) return `HTTP ${status}${message ? `: ${message}` : ''}`;
+  const errno = errnoOf(error);
+  return `${(error as Error).message ?? String(error)}${errno && !String((error as Error).message).includes(errno) ? ` (${errno})` : ''}`;
+}
+
+function isTransient(error: unknown): boolean {
+  const status = httpStatus(error);
+  if (status !== undefined) return RETRYABLE_STATUS.has(status);
+  const errno = errnoOf(error);
+  return errno !== undefined && RETRYABLE_ERRNO.has(errno);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function createKubernetesApi(kubeconfigPath: string, options: { podLookupTimeoutMs: number; log: Logger }): Promise<ClusterApi> {
+  const k8s = await import('@kubernetes/client-node');
+  const kubeConfig = new k8s.KubeConfig();
+  try {
+    kubeConfig.loadFromFile(kubeconfigPath);
+  } catch (error) {
+    throw new CniError(CniCode.invalidConfig, `kubeconfig ${kubeconfigPath}: cannot load it: ${(error as Error).message}`);
+  }
+  if (!kubeConfig.getCurrentCluster()) throw new CniError(CniCode.invalidConfig, `kubeconfig ${kubeconfigPath}: no current cluster (set current-context)`);
+  const core = kubeConfig.makeApiClient(k8s.CoreV1Api);
+  const custom = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+  const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+
+  async function readPodOnce(namespace: string, name: string): Promise<PodInfo | null> {
+    try {
+      const pod = await core.readNamespacedPod({ name, namespace });
+      return { namespace, name, uid: pod.metadata?.uid ?? '', annotations: pod.metadata?.annotations ?? {} };
+    } catch (error) {
+      if (httpStatus(error) === 404) return null;
+      throw error;
+    }
+  }
+
+  return {
+    kind: 'kubernetes',
+    async getPod(namespace, name, { retryNotFound }) {
+      // Multus polls every 250 ms for up to 2.5 s: an informer-less kubelet may call CNI before the pod is readable.
+      const deadline = Date.now() + options.podLookupTimeoutMs;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const pod = await readPodOnce(namespace, name);
+          if (pod || !retryNotFound || Date.now() + POD_POLL_MS > deadline) return pod;
+          options.log.verbose(`pod ${namespace}/${name} not found yet (attempt ${attempt}), retrying`);
+        } catch (error) {
+          if (!isTransient(error) || Date.now() + POD_POLL_MS > deadline) {
+            throw new CniError(CniCode.tryAgainLater, `cannot read pod ${namespace}/${name} from the API server: ${describe(error)}`);
+          }
+          options.log.verbose(`reading pod ${namespace}/${name} failed (${describe(error)}), retrying`);
+        }
+        await sleep(POD_POLL_MS);
+      }
+    },
+    async getNad(namespace, name): Promise<NadInfo | null> {
+      let object: { metadata?: { annotations?: Record<string, string> }; spec?: { config?: string } };
+      try {
+        object = await custom.getNamespacedCustomObject({ group: 'k8s.cni.cncf.io', version: 'v1', namespace, plural: 'network-attachment-definitions', name });
+      } catch (error) {
+        if (httpStatus(error) === 404) {
+          const rawBody = (error as { body?: unknown }).body;
+          const body = typeof rawBody === 'string' ? rawBody : JSON.stringify(rawBody ?? '');
+          // The API server answers a missing object with a Status; a missing CRD with a bare "404 page not found".
+          if (!body.includes('"Status"')) {
+            throw new CniError(CniCode.invalidConfig, `NetworkAttachmentDefinition ${namespace}/${name}: the API server does not serve k8s.cni.cncf.io/v1 network-attachment-definitions (is the CRD installed?)`);
+          }
+          return null;
+        }
+        throw new CniError(CniCode.tryAgainLater, `cannot read NetworkAttachmentDefinition ${namespace}/${name}: ${describe(error)}`);
+      }
+      return { namespace, name, config: object.spec?.config, resourceName: object.metadata?.annotations?.[RESOURCE_NAME_ANNOTATION] };
+    },
+    async setNetworkStatus(pod: PodInfo, status: NetworkStatusEntry[]) {
+      const metadata: Record<string, unknown> = { annotations: { [NETWORK_STATUS_ANNOTATION]: JSON.stringify(status, null, 4) } };
+      // The UID in a merge patch is a precondition: a recreated pod with the same name is never touched.
+      if (pod.uid) metadata['uid'] = pod.uid;
+      try {
+        await core.patchNamespacedPodStatus({ name: pod.name, namespace: pod.namespace, body: { metadata } }, mergePatch);
+      } catch (error) {
+        if (httpStatus(error) === 404) {
+          options.log.warn(`pod ${pod.namespace}/${pod.name} disappeared before its network-status could be written`);
+          return;
+        }
+        throw new CniError(CniCode.internal, `cannot write ${NETWORK_STATUS_ANNOTATION} on pod ${pod.namespace}/${pod.name}: ${describe(error)}`);
+      }
+    },
+    async recordEvent(pod, reason, message, type = 'Normal') {
+      const now = new Date();
+      try {
+        await core.createNamespacedEvent({
+          namespace: pod.namespace,
+          body: {
+            metadata: { name: `${pod.name}.${now.getTime().toString(16)}${randomBytes(3).toString('hex')}`, namespace: pod.namespace },
+            involvedObject: { apiVersion: 'v1', kind: 'Pod', namespace: pod.namespace, name: pod.name, uid: pod.uid },
+            reason,
+            message,
+            type,
+            source: { component: 'nicplex' },
+            reportingComponent: 'nicplex',
+            firstTimestamp: now,
+            lastTimestamp: now,
+            count: 1,
+          },
+        });
+      } catch (error) {
+        options.log.warn(`cannot record event ${reason} for pod ${pod.namespace}/${pod.name}: ${describe(error)}`);
+      }
+    },
+  };
+}

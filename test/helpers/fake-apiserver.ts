@@ -1,0 +1,191 @@
+// A fake Kubernetes API server for meta-CNI tests: real Kubernetes JSON over plain HTTP on 127.0.0.1.
+// Serves pods (GET, PATCH incl. the status subresource), NADs, and events (core/v1 and events.k8s.io/v1),
+// answers 404 with Status objects, and has hooks to inject NotFound-then-found, 500s and UID changes.
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface FakePod { namespace: string; name: string; uid: string; annotations: Record<string, string> }
+export interface FakeNad { namespace: string; name: string; config?: string; annotations?: Record<string, string> }
+export interface RecordedRequest { method: string; path: string; contentType?: string; body?: unknown }
+
+type Json = Record<string, unknown>;
+
+function status(code: number, reason: string, message: string, details?: Json): Json {
+  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code, ...(details ? { details } : {}) };
+}
+
+function mergePatch(target: unknown, patch: unknown): unknown {
+  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return patch;
+  const base: Json = typeof target === 'object' && target !== null && !Array.isArray(target) ? { ...(target as Json) } : {};
+  for (const [key, value] of Object.entries(patch as Json)) {
+    if (value === null) delete base[key];
+    else base[key] = mergePatch(base[key], value);
+  }
+  return base;
+}
+
+export class FakeApiServer {
+  private server: Server | null = null;
+  private unixServer: Server | null = null;
+  private readonly pods = new Map<string, Json>();
+  private readonly nads = new Map<string, Json>();
+  readonly requests: RecordedRequest[] = [];
+  readonly events: Json[] = [];
+  /** GETs of these pods answer 404 this many more times before the pod shows up (informer lag). */
+  readonly podNotFoundBudget = new Map<string, number>();
+  /** The next N requests whose path contains the key answer 500. */
+  readonly failures = new Map<string, number>();
+  /** Serve NADs at all (false: the CRD is not installed, every NAD path is a plain 404). */
+  nadCrdInstalled = true;
+  port = 0;
+
+  async start(): Promise<void> {
+    this.server = createServer((request, response) => void this.handle(request, response));
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  /** Also serve on a unix socket: it crosses network namespaces, so a proxy inside a test netns can reach us. */
+  async listenUnix(path: string): Promise<void> {
+    this.unixServer = createServer((request, response) => void this.handle(request, response));
+    await new Promise<void>((resolve) => this.unixServer!.listen(path, resolve));
+  }
+
+  async stop(): Promise<void> {
+    if (this.unixServer) {
+      this.unixServer.closeAllConnections();
+      await new Promise<void>((resolve) => this.unixServer!.close(() => resolve()));
+      this.unixServer = null;
+    }
+    if (!this.server) return;
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+    this.server = null;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** A kubeconfig for this server (plain HTTP needs insecure-skip-tls-verify for client-node). */
+  writeKubeconfig(path: string, serverUrl = this.url): void {
+    writeFileSync(path, [
+      'apiVersion: v1', 'kind: Config', 'current-context: fake',
+      'clusters:', '- name: fake', '  cluster:', `    server: ${serverUrl}`, '    insecure-skip-tls-verify: true',
+      'contexts:', '- name: fake', '  context:', '    cluster: fake', '    user: fake',
+      'users:', '- name: fake', '  user:', '    token: fake-token', '',
+    ].join('\n'));
+  }
+
+  addPod(pod: Partial<FakePod> & { namespace: string; name: string }): FakePod {
+    const uid = pod.uid ?? randomUUID();
+    this.pods.set(`${pod.namespace}/${pod.name}`, {
+      apiVersion: 'v1', kind: 'Pod',
+      metadata: { name: pod.name, namespace: pod.namespace, uid, annotations: pod.annotations ?? {}, resourceVersion: '1' },
+      spec: { containers: [{ name: 'app', image: 'busybox' }] },
+      status: { phase: 'Pending' },
+    });
+    return { namespace: pod.namespace, name: pod.name, uid, annotations: pod.annotations ?? {} };
+  }
+
+  deletePod(namespace: string, name: string): void {
+    this.pods.delete(`${namespace}/${name}`);
+  }
+
+  /** Simulates delete + recreate under the same name. */
+  changePodUid(namespace: string, name: string): string {
+    const pod = this.pods.get(`${namespace}/${name}`);
+    if (!pod) throw new Error(`no pod ${namespace}/${name}`);
+    const uid = randomUUID();
+    (pod['metadata'] as Json)['uid'] = uid;
+    return uid;
+  }
+
+  podAnnotations(namespace: string, name: string): Record<string, string> | undefined {
+    return ((this.pods.get(`${namespace}/${name}`)?.['metadata'] as Json | undefined)?.['annotations'] as Record<string, string> | undefined) ?? undefined;
+  }
+
+  addNad(nad: FakeNad): void {
+    this.nads.set(`${nad.namespace}/${nad.name}`, {
+      apiVersion: 'k8s.cni.cncf.io/v1', kind: 'NetworkAttachmentDefinition',
+      metadata: { name: nad.name, namespace: nad.namespace, uid: randomUUID(), annotations: nad.annotations ?? {} },
+      spec: nad.config === undefined ? {} : { config: nad.config },
+    });
+  }
+
+  private send(response: ServerResponse, code: number, body: unknown): void {
+    const text = JSON.stringify(body);
+    response.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+    response.end(text);
+  }
+
+  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const path = (request.url ?? '').split('?')[0]!;
+    const method = request.method ?? 'GET';
+    let body: unknown;
+    if (chunks.length > 0) {
+      try { body = JSON.parse(Buffer.concat(chunks).toString('utf8')); } catch { body = Buffer.concat(chunks).toString('utf8'); }
+    }
+    const contentType = request.headers['content-type'];
+    this.requests.push({ method, path, ...(contentType ? { contentType } : {}), ...(body !== undefined ? { body } : {}) });
+    for (const [key, remaining] of this.failures) {
+      if (remaining > 0 && path.includes(key)) {
+        this.failures.set(key, remaining - 1);
+        return this.send(response, 500, status(500, 'InternalError', 'injected failure'));
+      }
+    }
+    let match = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)(\/status)?$/.exec(path);
+    if (match) return this.handlePod(response, method, match[1]!, match[2]!, body, contentType);
+    match = /^\/apis\/k8s\.cni\.cncf\.io\/v1\/namespaces\/([^/]+)\/network-attachment-definitions\/([^/]+)$/.exec(path);
+    if (match && method === 'GET') {
+      if (!this.nadCrdInstalled) {
+        response.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
+        return void response.end('404 page not found\n');
+      }
+      const nad = this.nads.get(`${match[1]}/${match[2]}`);
+      if (!nad) return this.send(response, 404, status(404, 'NotFound', `network-attachment-definitions.k8s.cni.cncf.io "${match[2]}" not found`, { name: match[2], group: 'k8s.cni.cncf.io', kind: 'network-attachment-definitions' }));
+      return this.send(response, 200, nad);
+    }
+    match = /^\/api\/v1\/namespaces\/([^/]+)\/events$/.exec(path) ?? /^\/apis\/events\.k8s\.io\/v1\/namespaces\/([^/]+)\/events$/.exec(path);
+    if (match && method === 'POST') {
+      const event = { ...(body as Json), apiVersion: path.startsWith('/apis/') ? 'events.k8s.io/v1' : 'v1' };
+      this.events.push(event);
+      return this.send(response, 201, event);
+    }
+    return this.send(response, 404, status(404, 'NotFound', `the server could not find the requested resource (${method} ${path})`));
+  }
+
+  private handlePod(response: ServerResponse, method: string, namespace: string, name: string, body: unknown, contentType: string | undefined): void {
+    const key = `${namespace}/${name}`;
+    const budget = this.podNotFoundBudget.get(key) ?? 0;
+    const pod = this.pods.get(key);
+    const notFound = () => this.send(response, 404, status(404, 'NotFound', `pods "${name}" not found`, { name, kind: 'pods' }));
+    if (method === 'GET') {
+      if (budget > 0) {
+        this.podNotFoundBudget.set(key, budget - 1);
+        return notFound();
+      }
+      return pod ? this.send(response, 200, pod) : notFound();
+    }
+    if (method === 'PATCH') {
+      if (!pod) return notFound();
+      if (contentType !== 'application/merge-patch+json' && contentType !== 'application/strategic-merge-patch+json') {
+        return this.send(response, 415, status(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json, application/strategic-merge-patch+json (got ${contentType})`));
+      }
+      const patchUid = ((body as Json)?.['metadata'] as Json | undefined)?.['uid'];
+      const currentUid = (pod['metadata'] as Json)['uid'];
+      if (patchUid !== undefined && patchUid !== currentUid) {
+        return this.send(response, 409, status(409, 'Conflict', `Operation cannot be fulfilled on pods "${name}": Precondition failed: UID in precondition: ${String(patchUid)}, UID in object meta: ${String(currentUid)}`));
+      }
+      const patched = mergePatch(pod, body) as Json;
+      (patched['metadata'] as Json)['resourceVersion'] = String(Number((pod['metadata'] as Json)['resourceVersion']) + 1);
+      this.pods.set(key, patched);
+      return this.send(response, 200, patched);
+    }
+    return this.send(response, 405, status(405, 'MethodNotAllowed', `${method} is not supported`));
+  }
+}
