@@ -3,6 +3,7 @@
 // writes for cniVersion >= 1.0.0); unknown keys only warn, naming the nearest known key.
 import { readFileSync } from 'node:fs';
 import { isJsonObject as isObject } from './cni-json.js';
+import { nearestKey } from './nearest-key.js';
 
 export type LogLevel = 'debug' | 'verbose' | 'error' | 'panic';
 
@@ -88,31 +89,6 @@ const NICPLEX_KEYS = [
 const KNOWN_KEYS = [...CNI_KEYS, ...MULTUS_KEYS, ...NICPLEX_KEYS];
 const STANDALONE_KEYS = ['nadDir', 'devicePools', 'allocationDir'];
 const LOG_LEVELS: LogLevel[] = ['debug', 'verbose', 'error', 'panic'];
-
-function editDistance(a: string, b: string): number {
-  const previous = Array.from({ length: b.length + 1 }, (_, index) => index);
-  for (let i = 1; i <= a.length; i++) {
-    let diagonal = previous[0]!;
-    previous[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const above = previous[j]!;
-      previous[j] = Math.min(above + 1, previous[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diagonal = above;
-    }
-  }
-  return previous[b.length]!;
-}
-
-/** The known key closest to `key` (case-insensitive edit distance), for "did you mean" hints. */
-export function nearestKey(key: string, known: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const candidate of known) {
-    const distance = editDistance(key.toLowerCase(), candidate.toLowerCase());
-    if (distance < bestDistance) { best = candidate; bestDistance = distance; }
-  }
-  return bestDistance <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;
-}
 
 
 class Reader {

@@ -1,5 +1,5 @@
 // Collects config errors and warnings, each naming the file, the JSON path and what was expected.
-import { nearestKey } from './nearest-key.js';
+import { nearestKey } from '../nearest-key.js';
 
 export interface ConfigProblem {
   file: string;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { ConfigError, loadDevicePluginConfig, parseDevicePluginConfig, type ConfigProblem } from '../../config/deviceplugin-config.js';
-import { editDistance, nearestKey } from '../../config/deviceplugin/nearest-key.js';
+import { editDistance, nearestKey } from '../../config/nearest-key.js';
 
 const options = { defaultPrefix: 'intel.com' };
 

@@ -1,4 +1,4 @@
-// Suggests the known key a misspelt one was probably meant to be ("vendor" → "vendors").
+// Suggests the known key a misspelt one was probably meant to be ("vendor" → "vendors"), for every config nicplex reads.
 
 /** Levenshtein distance, case-insensitive (config keys differ in meaning, not in case). */
 export function editDistance(a: string, b: string): number {
