@@ -68,7 +68,8 @@ function writeGuestCommand(runDir: string, suites: string[], guestTimeoutSeconds
     '#!/bin/bash',
     `repo=${shellQuote(repoRoot)}`,
     'disk=$(ls /sys/block | grep -m1 "^vd") || { echo "no virtio disk with the repo archive" >&2; exit 125; }',
-    'mount -t tmpfs -o size=1500m tmpfs "$repo" && tar -xf "/dev/$disk" -C "$repo" || { echo "unpacking the repo archive failed" >&2; exit 125; }',
+    // The repo may live where the guest has a fresh tmpfs (a clone under /tmp), so make the mount point first.
+    'mkdir -p "$repo" && mount -t tmpfs -o size=1500m tmpfs "$repo" && tar -xf "/dev/$disk" -C "$repo" || { echo "unpacking the repo archive failed" >&2; exit 125; }',
     'echo "[lab-guest] $(cut -d" " -f1 /proc/uptime)s repo unpacked into tmpfs" >&2',
     'cd "$repo" || exit 125',
     // tap forces its ts-node loader into every test process on Node < 22; the suites are compiled JS,
