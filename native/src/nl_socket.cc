@@ -88,10 +88,9 @@ Status NlSocket::Send(NlBuilder& msg, uint32_t* seq_out) {
   return Status::Ok();
 }
 
-Status NlSocket::Request(NlBuilder& msg) {
-  uint32_t seq = 0;
-  Status st = Send(msg, &seq);
-  if (!st.ok()) return st;
+// Receives until `on_message` says the exchange for `seq` is over (it then leaves the outcome in its
+// Status argument); messages answering other requests are skipped.
+Status NlSocket::ReceiveUntil(uint32_t seq, const std::function<bool(const NlMsgView&, Status*)>& on_message) {
   for (;;) {
     long n = Receive();
     if (n < 0) return Status::Err(static_cast<int>(-n), "recv(netlink)");
@@ -99,47 +98,42 @@ Status NlSocket::Request(NlBuilder& msg) {
     Status result;
     bool well_formed = ForEachMessage(buf_.data(), static_cast<size_t>(n), [&](const NlMsgView& m) {
       if (m.seq != seq || m.pid != port_id_) return true;  // a stale reply to an earlier request
-      if (m.type == NLMSG_ERROR) {
-        NlError e;
-        if (!DecodeError(m, &e)) {
-          result = Status::Err(EPROTO, "malformed NLMSG_ERROR");
-        } else {
-          result = Status{e.error, e.message};
-        }
-        done = true;
-        return false;
-      }
-      return true;  // e.g. an echo; the ACK follows
+      done = on_message(m, &result);
+      return !done;
     });
     if (done) return result;
     if (!well_formed) return Status::Err(EPROTO, "malformed netlink reply");
   }
 }
 
+static Status DecodeErrorStatus(const NlMsgView& m) {
+  NlError e;
+  return DecodeError(m, &e) ? Status{e.error, e.message} : Status::Err(EPROTO, "malformed NLMSG_ERROR");
+}
+
+Status NlSocket::Request(NlBuilder& msg) {
+  uint32_t seq = 0;
+  Status st = Send(msg, &seq);
+  if (!st.ok()) return st;
+  return ReceiveUntil(seq, [](const NlMsgView& m, Status* result) {
+    if (m.type != NLMSG_ERROR) return false;  // e.g. an echo; the ACK follows
+    *result = DecodeErrorStatus(m);
+    return true;
+  });
+}
+
 Status NlSocket::Get(NlBuilder& msg, const std::function<void(const NlMsgView&)>& on_reply) {
   uint32_t seq = 0;
   Status st = Send(msg, &seq);
   if (!st.ok()) return st;
-  for (;;) {
-    long n = Receive();
-    if (n < 0) return Status::Err(static_cast<int>(-n), "recv(netlink)");
-    bool done = false;
-    Status result;
-    bool well_formed = ForEachMessage(buf_.data(), static_cast<size_t>(n), [&](const NlMsgView& m) {
-      if (m.seq != seq || m.pid != port_id_) return true;
-      if (m.type == NLMSG_ERROR) {
-        NlError e;
-        result = DecodeError(m, &e) ? Status{e.error, e.message} : Status::Err(EPROTO, "malformed NLMSG_ERROR");
-        if (result.ok()) return true;  // a plain ACK; keep waiting for the reply
-      } else {
-        on_reply(m);
-      }
-      done = true;
-      return false;
-    });
-    if (done) return result;
-    if (!well_formed) return Status::Err(EPROTO, "malformed netlink reply");
-  }
+  return ReceiveUntil(seq, [&](const NlMsgView& m, Status* result) {
+    if (m.type == NLMSG_ERROR) {
+      *result = DecodeErrorStatus(m);
+      return !result->ok();  // a plain ACK; keep waiting for the reply
+    }
+    on_reply(m);
+    return true;
+  });
 }
 
 Status NlSocket::Dump(const std::function<NlBuilder()>& make_request, const std::function<void(const NlMsgView&)>& on_msg,
@@ -169,8 +163,7 @@ Status NlSocket::Dump(const std::function<NlBuilder()>& make_request, const std:
           return false;
         }
         if (m.type == NLMSG_ERROR) {
-          NlError e;
-          failure = DecodeError(m, &e) ? Status{e.error, e.message} : Status::Err(EPROTO, "malformed NLMSG_ERROR");
+          failure = DecodeErrorStatus(m);
           if (failure.ok()) return true;
           done = true;
           return false;

@@ -51,6 +51,7 @@ class NlSocket {
   const uint8_t* data() const { return buf_.data(); }
 
  private:
+  Status ReceiveUntil(uint32_t seq, const std::function<bool(const NlMsgView&, Status*)>& on_message);
   Status Send(NlBuilder& msg, uint32_t* seq_out);
   int fd_ = -1;
   uint32_t seq_ = 0;

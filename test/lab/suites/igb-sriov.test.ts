@@ -6,11 +6,11 @@
 import t from 'tap';
 import { existsSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { addAddress, ethtoolDriverInfo, getLink, moveLinkToNetns, setLinkUp, setVf, type VfInfo } from '../../../native/index.js';
+import { addAddress, ethtoolDriverInfo, getLink, moveLinkToNetns, setLinkUp, setVf } from '../../../native/index.js';
 import { repoRoot } from '../lab-paths.js';
 import {
   addNetns, bindPciDriver, boundDriver, deleteNetns, iommuGroup, ipLink, labToolsDir, modprobe, netdevsOf, notInLabReason,
-  measureVfRoundTrips, pciFunctionsById, pings, readSysfs, recordLabVfBench, rejectsWithErrno, run, waitFor, writeSysfs, type IpVfInfo, type PciFunction,
+  measureVfRoundTrips, pciFunctionsById, pings, readSysfs, recordLabVfBench, rejectsWithErrno, run, waitFor, writeSysfs, addonVf, ipVf, type PciFunction,
 } from './lab-guest.js';
 
 const vfCount = 4;
@@ -40,18 +40,6 @@ t.before(async () => {
 
 t.teardown(() => Object.values(pods).forEach(deleteNetns));
 
-function ipVf(vf: number): IpVfInfo {
-  const found = ipLink(pf, undefined, true).vfinfo_list?.find((entry) => entry.vf === vf);
-  if (!found) throw new Error(`iproute2 shows no vf ${vf} on ${pf}`);
-  return found;
-}
-
-async function addonVf(vf: number): Promise<VfInfo> {
-  const found = (await getLink(pf)).vfs.find((entry) => entry.vf === vf);
-  if (!found) throw new Error(`the addon decoded no vf ${vf} on ${pf}`);
-  return found;
-}
-
 t.test('the igb PF exposes real VF PCI functions', { skip: notInLabReason }, async (t) => {
   t.equal(readSysfs(join(pfFunction.dir, 'sriov_numvfs')), String(vfCount));
   t.equal((await getLink(pf)).numVfs, vfCount, 'the addon counts the VFs');
@@ -69,17 +57,17 @@ t.test('the PF netdev names its PCI function through netlink and the ethtool ioc
 t.test('VF MAC, VLAN, trust and spoofchk set through the PF read back in the addon and iproute2', { skip: notInLabReason }, async (t) => {
   await setVf(pf, 0, { mac: macs[0], vlan: 100, qos: 2, spoofchk: true });
   await setVf(pf, 1, { mac: macs[1], vlan: 100, trust: true, spoofchk: false });
-  t.match(await addonVf(0), { mac: macs[0], vlan: 100, qos: 2, vlanProto: '802.1Q', spoofchk: true, trust: false });
-  t.match(await addonVf(1), { mac: macs[1], vlan: 100, qos: 0, spoofchk: false, trust: true });
-  t.match(ipVf(0), { address: macs[0], spoofchk: true, trust: false });
-  t.match(ipVf(0).vlan_list?.[0], { vlan: 100, qos: 2 });
-  t.match(ipVf(1), { address: macs[1], spoofchk: false, trust: true });
+  t.match(await addonVf(pf, 0), { mac: macs[0], vlan: 100, qos: 2, vlanProto: '802.1Q', spoofchk: true, trust: false });
+  t.match(await addonVf(pf, 1), { mac: macs[1], vlan: 100, qos: 0, spoofchk: false, trust: true });
+  t.match(ipVf(pf, 0), { address: macs[0], spoofchk: true, trust: false });
+  t.match(ipVf(pf, 0).vlan_list?.[0], { vlan: 100, qos: 2 });
+  t.match(ipVf(pf, 1), { address: macs[1], spoofchk: false, trust: true });
 });
 
 t.test('benchmark: igb VF attribute set round trip through the addon (recorded, not compared)', { skip: notInLabReason }, async (t) => {
   const summary = await measureVfRoundTrips(t, 20,
     (round) => setVf(pf, 3, { vlan: 1 + round, spoofchk: round % 2 === 0 }),
-    async (round) => (await addonVf(3)).vlan === 1 + round);
+    async (round) => (await addonVf(pf, 3)).vlan === 1 + round);
   recordLabVfBench('igb', summary);
   t.comment(`igb setVf median ${summary.setVf.medianMs} ms p95 ${summary.setVf.p95Ms} ms; setVf+getLink median ${summary.setVfThenGetLink.medianMs} ms`);
   t.equal(summary.rounds, 20);
@@ -115,7 +103,7 @@ t.test('VF netdevs move into pod namespaces renamed in one step and reach each o
 
 t.test('the VST VLAN set through the PF isolates the VFs', { skip: notInLabReason }, async (t) => {
   await setVf(pf, 1, { vlan: 200 });
-  t.equal((await addonVf(1)).vlan, 200);
+  t.equal((await addonVf(pf, 1)).vlan, 200);
   t.notOk(pings(pods.a, '10.79.0.2'), 'VF0 (VLAN 100) no longer reaches VF1 (VLAN 200)');
   await setVf(pf, 1, { vlan: 100 });
   t.ok(pings(pods.a, '10.79.0.2') || pings(pods.a, '10.79.0.2'), 'back on VLAN 100 they reach each other again');

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFi
 import { release } from 'node:os';
 import { basename, join } from 'node:path';
 import { median, percentile } from '../../bench/bench-stats.js';
+import { getLink, type VfInfo } from '../../../native/index.js';
 
 /** Set by the guest command only; the suites change the kernel's state and must never run on a host. */
 export const labRunDir = process.env['NICPLEX_LAB_RUN_DIR'];
@@ -58,6 +59,20 @@ export function ipLink(name: string, netnsName?: string, details = false): IpLin
   const link = links[0];
   if (!link) throw new Error(`ip link show dev ${name} returned nothing`);
   return link;
+}
+
+/** VF `vf` of `pf` as iproute2 reports it, to check the addon against an independent reader. */
+export function ipVf(pf: string, vf: number): IpVfInfo {
+  const found = ipLink(pf, undefined, true).vfinfo_list?.find((entry) => entry.vf === vf);
+  if (!found) throw new Error(`iproute2 shows no vf ${vf} on ${pf}`);
+  return found;
+}
+
+/** VF `vf` of `pf` as our addon decodes it. */
+export async function addonVf(pf: string, vf: number): Promise<VfInfo> {
+  const found = (await getLink(pf)).vfs.find((entry) => entry.vf === vf);
+  if (!found) throw new Error(`the addon decoded no vf ${vf} on ${pf}`);
+  return found;
 }
 
 export function ipv4Addresses(name: string, netnsName?: string): string[] {

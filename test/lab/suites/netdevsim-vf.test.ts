@@ -4,9 +4,9 @@
 import t from 'tap';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { getLink, setVf, type VfInfo } from '../../../native/index.js';
+import { getLink, setVf } from '../../../native/index.js';
 import {
-  ipLink, measureVfRoundTrips, modprobe, netdevsOf, notInLabReason, recordLabVfBench, rejectsWithErrno, waitFor, writeSysfs, type IpVfInfo,
+  ipLink, measureVfRoundTrips, modprobe, netdevsOf, notInLabReason, recordLabVfBench, rejectsWithErrno, waitFor, writeSysfs, addonVf, ipVf,
 } from './lab-guest.js';
 
 const deviceId = 41;
@@ -25,18 +25,6 @@ t.teardown(() => {
   if (existsSync(deviceDir)) writeSysfs('/sys/bus/netdevsim/del_device', `${deviceId}`);
 });
 
-function ipVf(vf: number): IpVfInfo {
-  const found = ipLink(pf, undefined, true).vfinfo_list?.find((entry) => entry.vf === vf);
-  if (!found) throw new Error(`iproute2 shows no vf ${vf} on ${pf}`);
-  return found;
-}
-
-async function addonVf(vf: number): Promise<VfInfo> {
-  const found = (await getLink(pf)).vfs.find((entry) => entry.vf === vf);
-  if (!found) throw new Error(`the addon decoded no vf ${vf} on ${pf}`);
-  return found;
-}
-
 t.test('the PF reports its four VFs', { skip: notInLabReason }, async (t) => {
   const link = await getLink(pf);
   t.equal(link.numVfs, 4);
@@ -46,9 +34,9 @@ t.test('the PF reports its four VFs', { skip: notInLabReason }, async (t) => {
 
 t.test('mac, vlan, qos and 802.1Q protocol', { skip: notInLabReason }, async (t) => {
   await setVf(pf, 0, { mac: '02:00:00:00:aa:00', vlan: 100, qos: 3, vlanProto: '802.1Q' });
-  const vf = await addonVf(0);
+  const vf = await addonVf(pf, 0);
   t.match(vf, { mac: '02:00:00:00:aa:00', vlan: 100, qos: 3, vlanProto: '802.1Q' });
-  const seen = ipVf(0);
+  const seen = ipVf(pf, 0);
   t.equal(seen.address, '02:00:00:00:aa:00');
   t.match(seen.vlan_list?.[0], { vlan: 100, qos: 3 });
   // iproute2 prints the VLAN protocol only when it is not the 802.1Q default.
@@ -57,28 +45,28 @@ t.test('mac, vlan, qos and 802.1Q protocol', { skip: notInLabReason }, async (t)
 
 t.test('802.1ad VLAN protocol with spoofchk off and trust on', { skip: notInLabReason }, async (t) => {
   await setVf(pf, 1, { mac: '02:00:00:00:aa:01', vlan: 200, qos: 0, vlanProto: '802.1ad', spoofchk: false, trust: true });
-  t.match(await addonVf(1), { mac: '02:00:00:00:aa:01', vlan: 200, qos: 0, vlanProto: '802.1ad', spoofchk: false, trust: true });
-  const seen = ipVf(1);
+  t.match(await addonVf(pf, 1), { mac: '02:00:00:00:aa:01', vlan: 200, qos: 0, vlanProto: '802.1ad', spoofchk: false, trust: true });
+  const seen = ipVf(pf, 1);
   t.match(seen.vlan_list?.[0], { vlan: 200, protocol: '802.1ad' });
   t.equal(seen.spoofchk, false);
   t.equal(seen.trust, true);
   await setVf(pf, 1, { spoofchk: true, trust: false });
-  t.match(await addonVf(1), { spoofchk: true, trust: false, vlan: 200, mac: '02:00:00:00:aa:01' }, 'flags flip back, the rest stays');
-  t.match(ipVf(1), { spoofchk: true, trust: false });
+  t.match(await addonVf(pf, 1), { spoofchk: true, trust: false, vlan: 200, mac: '02:00:00:00:aa:01' }, 'flags flip back, the rest stays');
+  t.match(ipVf(pf, 1), { spoofchk: true, trust: false });
 });
 
 t.test('link state auto, enable, disable', { skip: notInLabReason }, async (t) => {
   for (const linkState of ['disable', 'enable', 'auto'] as const) {
     await setVf(pf, 2, { linkState });
-    t.equal((await addonVf(2)).linkState, linkState, `addon reads back ${linkState}`);
-    t.equal(ipVf(2).link_state, linkState, `iproute2 reads back ${linkState}`);
+    t.equal((await addonVf(pf, 2)).linkState, linkState, `addon reads back ${linkState}`);
+    t.equal(ipVf(pf, 2).link_state, linkState, `iproute2 reads back ${linkState}`);
   }
 });
 
 t.test('min and max tx rate', { skip: notInLabReason }, async (t) => {
   await setVf(pf, 3, { minTxRate: 10, maxTxRate: 100 });
-  t.match(await addonVf(3), { minTxRate: 10, maxTxRate: 100 });
-  t.match(ipVf(3).rate, { min_tx: 10, max_tx: 100 });
+  t.match(await addonVf(pf, 3), { minTxRate: 10, maxTxRate: 100 });
+  t.match(ipVf(pf, 3).rate, { min_tx: 10, max_tx: 100 });
 });
 
 t.test('a bad VF request fails with a named errno and changes nothing', { skip: notInLabReason }, async (t) => {
@@ -93,7 +81,7 @@ t.test('a bad VF request fails with a named errno and changes nothing', { skip: 
 t.test('benchmark: VF attribute set round trip through the addon (recorded, not compared)', { skip: notInLabReason }, async (t) => {
   const summary = await measureVfRoundTrips(t, 40,
     (round) => setVf(pf, 0, { vlan: 1 + round, qos: round % 8 }),
-    async (round) => (await addonVf(0)).vlan === 1 + round);
+    async (round) => (await addonVf(pf, 0)).vlan === 1 + round);
   recordLabVfBench('netdevsim', summary);
   t.comment(`netdevsim setVf median ${summary.setVf.medianMs} ms p95 ${summary.setVf.p95Ms} ms; setVf+getLink median ${summary.setVfThenGetLink.medianMs} ms`);
   t.equal(summary.rounds, 40);
