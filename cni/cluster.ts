@@ -1,10 +1,16 @@
 // What the meta-CNI needs from "the cluster": the pod, NADs, and somewhere to report status. Kubernetes
 // mode implements it with @kubernetes/client-node (k8s-api.ts); standalone mode with files (standalone.ts).
+import type { DraApi } from './dra-devices.js';
+
 export interface PodInfo {
   namespace: string;
   name: string;
   uid: string;
   annotations: Record<string, string>;
+  /** `spec.nodeName`, to narrow the DRA ResourceSlice list to this node. */
+  nodeName?: string | undefined;
+  /** Names of the pod's DRA ResourceClaims (empty or absent: the pod uses no DRA). */
+  resourceClaims?: string[] | undefined;
 }
 
 export interface NadInfo {
@@ -35,4 +41,6 @@ export interface ClusterApi {
   getNad(namespace: string, name: string): Promise<NadInfo | null>;
   setNetworkStatus(pod: PodInfo, status: NetworkStatusEntry[]): Promise<void>;
   recordEvent(pod: PodInfo, reason: string, message: string, type?: 'Normal' | 'Warning'): Promise<void>;
+  /** resource.k8s.io access for the DRA device lookup (Kubernetes mode only). */
+  readonly dra?: DraApi | undefined;
 }

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { MultusConfigError, parseMultusNetConf, type MultusNetConf } from '../config/multus-config.js';
 import type { ClusterApi } from './cluster.js';
+import type { ClaimAllocation } from './dra-devices.js';
 import { cmdAdd, cmdCheck, cmdDel, cmdGc, cmdStatus, standaloneNetworksFrom, type CommandDeps } from './commands.js';
 import { CniCode, CniError, asCniError } from './errors.js';
 import { ExecPluginExecutor } from './exec.js';
@@ -64,7 +65,16 @@ function buildDeps(request: CniRequest, conf: MultusNetConf, log: Logger, overri
     clusterApi: overrides?.clusterApi ?? clusterApi,
     podDevices: overrides?.podDevices ?? (async (pod) => {
       const { podDevicesFromKubelet } = await import('./pod-devices.js');
-      return podDevicesFromKubelet({ socketPath: conf.podResourcesSocket, checkpointFile: conf.kubeletCheckpointFile, namespace: pod.namespace, name: pod.name, uid: pod.uid, log });
+      let kubeletClaims: ClaimAllocation[] = [];
+      const fromKubelet = await podDevicesFromKubelet({
+        socketPath: conf.podResourcesSocket, checkpointFile: conf.kubeletCheckpointFile, namespace: pod.namespace, name: pod.name, uid: pod.uid, log,
+        onDraClaims: (claims) => { kubeletClaims = claims; },
+      });
+      if (!pod.resourceClaims?.length) return fromKubelet;
+      const dra = (await clusterApi())?.dra;
+      if (!dra) return fromKubelet;
+      const { mergePodDevices, podDevicesFromDra } = await import('./dra-devices.js');
+      return mergePodDevices(fromKubelet, await podDevicesFromDra(dra, pod, log, kubeletClaims));
     }),
     standaloneNetworks,
   };

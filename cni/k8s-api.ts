@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { CniCode, CniError } from './errors.js';
 import type { ClusterApi, NadInfo, NetworkStatusEntry, PodInfo } from './cluster.js';
 import { NETWORK_STATUS_ANNOTATION, RESOURCE_NAME_ANNOTATION } from './annotation.js';
+import { podClaimNames } from './dra-devices.js';
 import type { Logger } from './log.js';
 
 const RETRYABLE_STATUS = new Set([500, 503]);
@@ -57,12 +58,17 @@ export async function createKubernetesApi(kubeconfigPath: string, options: { pod
   if (!kubeConfig.getCurrentCluster()) throw new CniError(CniCode.invalidConfig, `kubeconfig ${kubeconfigPath}: no current cluster (set current-context)`);
   const core = kubeConfig.makeApiClient(k8s.CoreV1Api);
   const custom = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+  const resource = kubeConfig.makeApiClient(k8s.ResourceV1Api);
   const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
   async function readPodOnce(namespace: string, name: string): Promise<PodInfo | null> {
     try {
       const pod = await core.readNamespacedPod({ name, namespace });
-      return { namespace, name, uid: pod.metadata?.uid ?? '', annotations: pod.metadata?.annotations ?? {} };
+      const info: PodInfo = { namespace, name, uid: pod.metadata?.uid ?? '', annotations: pod.metadata?.annotations ?? {} };
+      if (pod.spec?.nodeName) info.nodeName = pod.spec.nodeName;
+      const claims = podClaimNames(pod);
+      if (claims.length > 0) info.resourceClaims = claims;
+      return info;
     } catch (error) {
       if (httpStatus(error) === 404) return null;
       throw error;
@@ -71,6 +77,22 @@ export async function createKubernetesApi(kubeconfigPath: string, options: { pod
 
   return {
     kind: 'kubernetes',
+    dra: {
+      async readResourceClaim(namespace, name) {
+        try {
+          return await resource.readNamespacedResourceClaim({ namespace, name });
+        } catch (error) {
+          throw new Error(describe(error));
+        }
+      },
+      async listResourceSlices(fieldSelector) {
+        try {
+          return (await resource.listResourceSlice(fieldSelector ? { fieldSelector } : {})).items;
+        } catch (error) {
+          throw new Error(describe(error));
+        }
+      },
+    },
     async getPod(namespace, name, { retryNotFound }) {
       // Multus polls every 250 ms for up to 2.5 s: an informer-less kubelet may call CNI before the pod is readable.
       const deadline = Date.now() + options.podLookupTimeoutMs;

@@ -111,6 +111,18 @@ export function delegateCniArgs(request: Pick<CniRequest, 'args'>): string {
   return formatCniArgs([['IgnoreUnknown', 'true'], ...pairs]);
 }
 
+/**
+ * Multus also passes an annotation's `mac` and `ips` as the legacy CNI_ARGS `MAC=` and `IP=<ip>,<ip>`
+ * (plugins from before capability args read only those); the runtime's own MAC/IP pairs give way.
+ */
+export function withLegacyRequestArgs(cniArgs: string, selection: Pick<NetworkSelection, 'mac' | 'ips'> | undefined): string {
+  if (!selection?.mac && !selection?.ips?.length) return cniArgs;
+  const pairs = cniArgs.split(';').filter((pair) => pair !== '' && !/^(MAC|IP)=/.test(pair));
+  if (selection.mac) pairs.push(`MAC=${selection.mac}`);
+  if (selection.ips?.length) pairs.push(`IP=${selection.ips.join(',')}`);
+  return pairs.join(';');
+}
+
 export function deviceInfoFileName(networkName: string, containerId: string, ifname: string): string {
   return `${networkName}-${containerId}_${ifname}`.replace(/\//g, '-').replace(/[^A-Za-z0-9_.:-]/g, '-');
 }
@@ -167,7 +179,7 @@ export function buildPlan(input: PlanInput): Plan {
         runtimeConfig[capability] = value;
       }
     }
-    const attachment: PlannedAttachment = { networkName: network.networkName, isDefault, ifname, conf, runtimeConfig, cniArgs };
+    const attachment: PlannedAttachment = { networkName: network.networkName, isDefault, ifname, conf, runtimeConfig, cniArgs: withLegacyRequestArgs(cniArgs, selection) };
     if (deviceId !== undefined) attachment.deviceId = deviceId;
     if (network.resourceName) attachment.resourceName = network.resourceName;
     if (deviceInfoFile) attachment.deviceInfoFile = deviceInfoFile;

@@ -3,6 +3,7 @@
 // at 100 QPS, pain point 12); the checkpoint file when the socket is absent.
 import { existsSync, readFileSync } from 'node:fs';
 import type { GetPodResourcesResponse, ListPodResourcesResponse, PodResources } from '../config/grpc/kubelet-api.js';
+import type { AllocatedDevice, ClaimAllocation } from './dra-devices.js';
 import { CniCode, CniError } from './errors.js';
 import type { Logger } from './log.js';
 
@@ -13,6 +14,22 @@ const GRPC_RESOURCE_EXHAUSTED = 8;
 const GRPC_UNKNOWN = 2;
 const BACKOFF_MS = [50, 100, 200, 400, 800];
 const CALL_TIMEOUT_MS = 10_000;
+
+/** The DRA claims the kubelet reports for the pod (kubelet 1.34+), union over containers, by "ns/name". */
+function collectDynamicResources(resources: PodResources | undefined): ClaimAllocation[] {
+  const claims = new Map<string, Map<string, AllocatedDevice>>();
+  for (const container of resources?.containers ?? []) {
+    for (const claim of container.dynamicResources ?? []) {
+      const key = `${claim.claimNamespace}/${claim.claimName}`;
+      const devices = claims.get(key) ?? new Map<string, AllocatedDevice>();
+      for (const device of claim.claimResources ?? []) {
+        if (device.driverName && device.poolName && device.deviceName) devices.set(JSON.stringify([device.driverName, device.poolName, device.deviceName]), { driver: device.driverName, pool: device.poolName, device: device.deviceName });
+      }
+      claims.set(key, devices);
+    }
+  }
+  return [...claims].map(([claim, devices]) => ({ claim, devices: [...devices.values()] }));
+}
 
 function collect(resources: PodResources | undefined): PodDevices {
   const devices: PodDevices = new Map();
@@ -31,7 +48,8 @@ interface GrpcError { code?: number; details?: string; message?: string }
 
 type Unary<Req, Res> = (request: Req, options: { deadline: number }, callback: (error: GrpcError | null, response?: Res) => void) => void;
 
-export async function podDevicesFromPodResources(socketPath: string, namespace: string, name: string, log: Logger): Promise<PodDevices> {
+/** `onDraClaims` receives the pod's DRA claims as the kubelet reports them, so their ResourceClaims need no API read. */
+export async function podDevicesFromPodResources(socketPath: string, namespace: string, name: string, log: Logger, onDraClaims?: (claims: ClaimAllocation[]) => void): Promise<PodDevices> {
   if (!namespace || !name) throw new CniError(CniCode.invalidEnvironment, 'pod-resources lookup needs the pod name and namespace (K8S_POD_NAME, K8S_POD_NAMESPACE in CNI_ARGS)');
   const grpc = await import('@grpc/grpc-js');
   const { PodResourcesListerService } = await import('../config/grpc/kubelet-api.js');
@@ -59,6 +77,7 @@ export async function podDevicesFromPodResources(socketPath: string, namespace: 
   try {
     try {
       const response = await call<GetPodResourcesResponse>('Get', { podName: name, podNamespace: namespace });
+      onDraClaims?.(collectDynamicResources(response.podResources));
       return collect(response.podResources);
     } catch (error) {
       const grpcError = error as GrpcError;
@@ -72,6 +91,7 @@ export async function podDevicesFromPodResources(socketPath: string, namespace: 
     }
     const response = await call<ListPodResourcesResponse>('List', {});
     const pod = response.podResources.find((candidate) => candidate.name === name && candidate.namespace === namespace);
+    onDraClaims?.(collectDynamicResources(pod));
     return collect(pod);
   } catch (error) {
     if (error instanceof CniError) throw error;
@@ -112,8 +132,9 @@ export async function podDevicesFromKubelet(options: {
   name: string;
   uid: string;
   log: Logger;
+  onDraClaims?: (claims: ClaimAllocation[]) => void;
 }): Promise<PodDevices> {
-  if (existsSync(options.socketPath)) return podDevicesFromPodResources(options.socketPath, options.namespace, options.name, options.log);
+  if (existsSync(options.socketPath)) return podDevicesFromPodResources(options.socketPath, options.namespace, options.name, options.log, options.onDraClaims);
   if (existsSync(options.checkpointFile)) {
     if (!options.uid) throw new CniError(CniCode.invalidEnvironment, `pod-resources socket ${options.socketPath} is absent and the checkpoint fallback needs the pod UID (K8S_POD_UID in CNI_ARGS)`);
     return podDevicesFromCheckpoint(options.checkpointFile, options.uid);

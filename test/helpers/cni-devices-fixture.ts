@@ -3,10 +3,10 @@
 // delegates. Split over several files to stay inside the tier's per-file time limit.
 import t from 'tap';
 import { join } from 'node:path';
-import type { PodResources } from '../../config/grpc/kubelet-api.js';
+import type { DynamicResource, PodResources } from '../../config/grpc/kubelet-api.js';
 import { buildPciDeviceInfo, dpDeviceInfoPath, writeDeviceInfoFile } from '../../config/devinfo.js';
 import { CniLab, podArgs } from './cni-lab.js';
-import { FakeApiServer } from './fake-apiserver.js';
+import { FakeApiServer, type FakeClaimRef } from './fake-apiserver.js';
 import { PodResourcesStandin } from './pod-resources-standin.js';
 
 export function devicesFixture(tag: string, portOffset: number) {
@@ -43,14 +43,15 @@ export function devicesFixture(tag: string, portOffset: number) {
   }
 
   let n = 0;
-  function pod(annotations: Record<string, string>, devices: string[][] = []) {
+  /** `dra.kubeletClaims`: DRA claims the pod-resources stand-in reports for the pod (in an extra container). */
+  function pod(annotations: Record<string, string>, devices: string[][] = [], dra: { nodeName?: string; resourceClaims?: FakeClaimRef[]; kubeletClaims?: DynamicResource[] } = {}) {
     const name = `dpod-${n++}`;
-    const created = api.addPod({ namespace: 'default', name, annotations });
+    const { kubeletClaims, ...podDra } = dra;
+    const created = api.addPod({ namespace: 'default', name, annotations, ...podDra });
     pods = pods.filter((entry) => entry.name !== name);
-    pods.push({
-      name, namespace: 'default', cpuIds: [], memory: [],
-      containers: devices.map((ids, index) => ({ name: `c${index}`, devices: ids.length ? [{ resourceName: RESOURCE, deviceIds: ids }] : [], cpuIds: [], memory: [], dynamicResources: [] })),
-    });
+    const containers = devices.map((ids, index) => ({ name: `c${index}`, devices: ids.length ? [{ resourceName: RESOURCE, deviceIds: ids }] : [], cpuIds: [], memory: [], dynamicResources: [] as DynamicResource[] }));
+    if (kubeletClaims) containers.push({ name: 'dra', devices: [], cpuIds: [], memory: [], dynamicResources: kubeletClaims });
+    pods.push({ name, namespace: 'default', cpuIds: [], memory: [], containers });
     const netns = lab.containerNetns(`d${n}`);
     return { name, uid: created.uid, netns, containerId: `dev${process.pid}x${n}`, args: podArgs('default', name, created.uid) };
   }

@@ -1,6 +1,8 @@
 // A fake Kubernetes API server for meta-CNI tests: real Kubernetes JSON over plain HTTP on 127.0.0.1.
 // Serves pods (GET, PATCH incl. the status subresource), NADs, and events (core/v1 and events.k8s.io/v1),
 // answers 404 with Status objects, and has hooks to inject NotFound-then-found, 500s and UID changes.
+// DRA: resource.k8s.io/v1 ResourceClaims (namespaced GET) and ResourceSlices (cluster-scoped list; the
+// `spec.nodeName` and `spec.driver` field selectors are honoured), with `draErrors` to make either fail.
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -8,6 +10,10 @@ import type { AddressInfo } from 'node:net';
 
 export interface FakePod { namespace: string; name: string; uid: string; annotations: Record<string, string> }
 export interface FakeNad { namespace: string; name: string; config?: string; annotations?: Record<string, string> }
+export interface FakeClaimRef { name: string; resourceClaimName: string }
+export interface FakeAllocation { request: string; driver: string; pool: string; device: string }
+export interface FakeSliceDevice { name: string; attributes?: Record<string, string> }
+export interface FakeApiError { code: number; reason: string; message: string }
 export interface RecordedRequest { method: string; path: string; contentType?: string; body?: unknown }
 
 type Json = Record<string, unknown>;
@@ -31,6 +37,10 @@ export class FakeApiServer {
   private unixServer: Server | null = null;
   private readonly pods = new Map<string, Json>();
   private readonly nads = new Map<string, Json>();
+  private readonly resourceClaims = new Map<string, Json>();
+  private readonly resourceSlices: Json[] = [];
+  /** While set, every request to that resource answers this Status (e.g. 403 for missing RBAC). */
+  readonly draErrors = new Map<'resourceclaims' | 'resourceslices', FakeApiError>();
   readonly requests: RecordedRequest[] = [];
   readonly events: Json[] = [];
   /** GETs of these pods answer 404 this many more times before the pod shows up (informer lag). */
@@ -79,13 +89,18 @@ export class FakeApiServer {
     ].join('\n'));
   }
 
-  addPod(pod: Partial<FakePod> & { namespace: string; name: string }): FakePod {
+  addPod(pod: Partial<FakePod> & { namespace: string; name: string; nodeName?: string; resourceClaims?: FakeClaimRef[] }): FakePod {
     const uid = pod.uid ?? randomUUID();
+    const claims = pod.resourceClaims ?? [];
     this.pods.set(`${pod.namespace}/${pod.name}`, {
       apiVersion: 'v1', kind: 'Pod',
       metadata: { name: pod.name, namespace: pod.namespace, uid, annotations: pod.annotations ?? {}, resourceVersion: '1' },
-      spec: { containers: [{ name: 'app', image: 'busybox' }] },
-      status: { phase: 'Pending' },
+      spec: {
+        containers: [{ name: 'app', image: 'busybox', ...(claims.length ? { resources: { claims: claims.map((claim) => ({ name: claim.name })) } } : {}) }],
+        ...(pod.nodeName ? { nodeName: pod.nodeName } : {}),
+        ...(claims.length ? { resourceClaims: claims.map((claim) => ({ name: claim.name, resourceClaimTemplateName: `${claim.name}-template` })) } : {}),
+      },
+      status: { phase: 'Pending', ...(claims.length ? { resourceClaimStatuses: claims } : {}) },
     });
     return { namespace: pod.namespace, name: pod.name, uid, annotations: pod.annotations ?? {} };
   }
@@ -115,6 +130,59 @@ export class FakeApiServer {
     });
   }
 
+  /** `results` null: a claim the scheduler has not allocated yet. */
+  addResourceClaim(claim: { namespace: string; name: string; results: FakeAllocation[] | null }): void {
+    this.resourceClaims.set(`${claim.namespace}/${claim.name}`, {
+      apiVersion: 'resource.k8s.io/v1', kind: 'ResourceClaim',
+      metadata: { name: claim.name, namespace: claim.namespace, uid: randomUUID(), resourceVersion: '1' },
+      spec: { devices: { requests: [...new Set((claim.results ?? []).map((result) => result.request))].map((name) => ({ name, exactly: { deviceClassName: 'example', allocationMode: 'ExactCount', count: 1 } })) } },
+      status: claim.results ? { allocation: { devices: { results: claim.results } } } : {},
+    });
+  }
+
+  addResourceSlice(slice: { name: string; driver: string; pool: string; nodeName: string; devices: FakeSliceDevice[] }): void {
+    this.resourceSlices.push({
+      apiVersion: 'resource.k8s.io/v1', kind: 'ResourceSlice',
+      metadata: { name: slice.name, uid: randomUUID(), resourceVersion: '1' },
+      spec: {
+        driver: slice.driver, nodeName: slice.nodeName,
+        pool: { name: slice.pool, generation: 1, resourceSliceCount: 1 },
+        devices: slice.devices.map((device) => ({
+          name: device.name,
+          attributes: Object.fromEntries(Object.entries(device.attributes ?? {}).map(([key, value]) => [key, { string: value }])),
+        })),
+      },
+    });
+  }
+
+  private handleDra(response: ServerResponse, path: string, query: URLSearchParams): boolean {
+    let match = /^\/apis\/resource\.k8s\.io\/v1\/namespaces\/([^/]+)\/resourceclaims\/([^/]+)$/.exec(path);
+    const injected = (resource: 'resourceclaims' | 'resourceslices') => {
+      const error = this.draErrors.get(resource);
+      if (error) this.send(response, error.code, status(error.code, error.reason, error.message));
+      return error !== undefined;
+    };
+    if (match) {
+      if (injected('resourceclaims')) return true;
+      const claim = this.resourceClaims.get(`${match[1]}/${match[2]}`);
+      if (claim) this.send(response, 200, claim);
+      else this.send(response, 404, status(404, 'NotFound', `resourceclaims.resource.k8s.io "${match[2]}" not found`, { name: match[2], group: 'resource.k8s.io', kind: 'resourceclaims' }));
+      return true;
+    }
+    match = /^\/apis\/resource\.k8s\.io\/v1\/resourceslices$/.exec(path);
+    if (!match) return false;
+    if (injected('resourceslices')) return true;
+    const wanted = (query.get('fieldSelector') ?? '').split(',').filter(Boolean).map((term) => term.split('=') as [string, string]);
+    const items = this.resourceSlices.filter((slice) => wanted.every(([field, value]) => {
+      const spec = slice['spec'] as Json;
+      if (field === 'spec.nodeName') return spec['nodeName'] === value;
+      if (field === 'spec.driver') return spec['driver'] === value;
+      return true;
+    }));
+    this.send(response, 200, { apiVersion: 'resource.k8s.io/v1', kind: 'ResourceSliceList', metadata: { resourceVersion: '1' }, items });
+    return true;
+  }
+
   private send(response: ServerResponse, code: number, body: unknown): void {
     const text = JSON.stringify(body);
     response.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
@@ -138,6 +206,7 @@ export class FakeApiServer {
         return this.send(response, 500, status(500, 'InternalError', 'injected failure'));
       }
     }
+    if (method === 'GET' && this.handleDra(response, path, new URL(request.url ?? '/', 'http://fake').searchParams)) return;
     let match = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)(\/status)?$/.exec(path);
     if (match) return this.handlePod(response, method, match[1]!, match[2]!, body, contentType);
     match = /^\/apis\/k8s\.cni\.cncf\.io\/v1\/namespaces\/([^/]+)\/network-attachment-definitions\/([^/]+)$/.exec(path);
