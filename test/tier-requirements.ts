@@ -2,20 +2,12 @@
 // or the reason it cannot, which the tier runner prints.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { commandExists } from './helpers/host-tools.js';
 
 export type TierName = 'unit' | 'integration' | 'e2e' | 'lab';
 
 function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
-}
-
-function commandExists(name: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function canCreateNetns(): boolean {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cliPath, repoRoot } from '../helpers/paths.js';
+import { median, percentile } from './bench-stats.js';
 
 const PLUGINS = '/usr/lib/cni';
 const rounds = Number(process.argv[2] ?? 50);
@@ -22,11 +23,6 @@ function run(binary: string, args: string[], env: Record<string, string>, stdin:
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, ms: Number(process.hrtime.bigint() - started) / 1e6 }));
     child.stdin.end(stdin);
   });
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 async function inner(dir: string, ctrA: string, ctrB: string): Promise<void> {
@@ -64,13 +60,13 @@ async function inner(dir: string, ctrA: string, ctrB: string): Promise<void> {
     samples.reference.del.push(mvDel.ms + brDel.ms);
     samples.reference.pair.push(brAdd.ms + mvAdd.ms + mvDel.ms + brDel.ms);
   }
-  const summary = (values: number[]) => ({ median: percentile(values, 50), p95: percentile(values, 95), min: Math.min(...values) });
+  const summary = (values: number[]) => ({ median: median(values), p95: percentile([...values].sort((a, b) => a - b), 0.95), min: Math.min(...values) });
   const result = {
     bench: 'cni', rounds, date: new Date().toISOString(), node: process.version,
     scenario: 'ADD+DEL: bridge+host-local cluster network (eth0) and one macvlan+static NAD (net1); nicplex thin mode in standalone mode vs the reference plugins exec\'d directly',
     nicplex: { add: summary(samples.nicplex.add), del: summary(samples.nicplex.del), pair: summary(samples.nicplex.pair) },
     reference: { add: summary(samples.reference.add), del: summary(samples.reference.del), pair: summary(samples.reference.pair) },
-    ratio: { pairMedian: percentile(samples.nicplex.pair, 50) / percentile(samples.reference.pair, 50) },
+    ratio: { pairMedian: median(samples.nicplex.pair) / median(samples.reference.pair) },
   };
   const fmt = (value: number) => value.toFixed(1).padStart(8);
   console.log(`cni bench, ${rounds} rounds (ms)            ADD med   DEL med  pair med  pair p95`);

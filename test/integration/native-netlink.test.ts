@@ -5,6 +5,7 @@ import { closeSync, openSync } from 'node:fs';
 import * as native from '../../native/index.js';
 import { nativeBinding } from '../../native/addon.js';
 import { createNetns, uniqueName, type IpLink, type TestNetns } from './native-fixtures.js';
+import { rejectsWithErrno } from '../helpers/native-asserts.js';
 
 function netnsPair(tt: Tap, role: string): [TestNetns, TestNetns] {
   const a = createNetns(`${role}a`);
@@ -22,16 +23,6 @@ function ipLink(ns: TestNetns, name: string): IpLink | undefined {
     return ns.ipJson<IpLink[]>('-d', 'link', 'show', 'dev', name)[0];
   } catch {
     return undefined;
-  }
-}
-
-async function rejectsWithErrno(tt: Tap, promise: Promise<unknown>, errno: string, what: string): Promise<void> {
-  try {
-    await promise;
-    tt.fail(`${what}: expected ${errno}, but it succeeded`);
-  } catch (err) {
-    tt.ok(err instanceof native.NativeError, `${what}: a NativeError`);
-    tt.equal((err as native.NativeError).errno, errno, `${what}: errno ${errno} (${(err as Error).message})`);
   }
 }
 

@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { kernelDir, kernelRelease, labSourceDir, labWorkDir, pinnedKernel, qemuDir, toolsBinDir } from './lab-paths.js';
+import { commandExists } from '../helpers/host-tools.js';
 
 export interface LabArtifacts {
   kernelImage: string;
@@ -72,10 +73,6 @@ function digest(...parts: string[]): string {
 
 function stampMatches(stampFile: string, key: string): boolean {
   return existsSync(stampFile) && readFileSync(stampFile, 'utf8') === key;
-}
-
-function commandExists(name: string): boolean {
-  return spawnSync('sh', ['-c', 'command -v "$1"', 'sh', name], { stdio: 'ignore' }).status === 0;
 }
 
 function checkHostTools(): void {

@@ -8,6 +8,7 @@ import { release } from 'node:os';
 import { basename, join } from 'node:path';
 import { median, percentile } from '../../bench/bench-stats.js';
 import { getLink, type VfInfo } from '../../../native/index.js';
+export { rejectsWithErrno } from '../../helpers/native-asserts.js';
 
 /** Set by the guest command only; the suites change the kernel's state and must never run on a host. */
 export const labRunDir = process.env['NICPLEX_LAB_RUN_DIR'];
@@ -153,16 +154,6 @@ export function bindPciDriver(fn: PciFunction, driver: string): void {
   writeSysfs(join(fn.dir, 'driver_override'), `${driver}\n`);
   if (boundDriver(fn.dir) !== null) writeSysfs(join(fn.dir, 'driver', 'unbind'), fn.address);
   writeSysfs('/sys/bus/pci/drivers_probe', fn.address);
-}
-
-/** Awaits `promise` and asserts it failed with `errno` (the addon's NativeError names it). */
-export async function rejectsWithErrno(t: Test, promise: Promise<unknown>, errno: string, message: string): Promise<void> {
-  try {
-    await promise;
-    t.fail(`${message}: expected ${errno}, but the call succeeded`);
-  } catch (error) {
-    t.equal((error as { errno?: unknown }).errno, errno, `${message} (${error instanceof Error ? error.message : String(error)})`);
-  }
 }
 
 export interface RoundTripSummary {
