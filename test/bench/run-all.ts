@@ -177,4 +177,9 @@ async function main(): Promise<void> {
   if (failed.length > 0 || missed.length > 0) process.exitCode = 1;
 }
 
-await main();
+try {
+  await main();
+} catch (error) {
+  process.stderr.write(`run-all: ${(error as Error).message}\n`);
+  process.exitCode = 2;
+}
