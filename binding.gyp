@@ -7,7 +7,8 @@
         "native/src/nl_wire.cc",
         "native/src/nl_socket.cc",
         "native/src/ops.cc",
-        "native/src/netns_thread.cc"
+        "native/src/netns_thread.cc",
+        "native/src/sysfs_dir.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],

@@ -32,8 +32,18 @@ function overlapNotes(shown: DiscoveredDevice[]): string[] {
     `${group.addresses.length} device(s) also matched ${group.later.join(', ')}, which skip them (${reasons.claimedBy(group.pool)}): ${listSome(group.addresses)}`);
 }
 
+/** The record with pciAddress as its first key; scanned records already have it there and are not copied. */
+function pciAddressFirst(device: DiscoveredDevice): DiscoveredDevice {
+  for (const key in device) {
+    if (key === 'pciAddress') return device;
+    break;
+  }
+  const { pciAddress, ...rest } = device;
+  return { pciAddress, ...rest };
+}
+
 export function discoverJson(snapshot: DiscoverySnapshot): string {
-  const devices = shownDevices(snapshot).map(({ pciAddress, ...rest }) => ({ pciAddress, ...rest }));
+  const devices = shownDevices(snapshot).map(pciAddressFirst);
   const pools = snapshot.pools.map(({ resourceName, devices: members, ...rest }) => ({ resourceName, devices: [...members].sort(), ...rest }));
   return `${JSON.stringify({ devices, pools }, null, 2)}\n`;
 }

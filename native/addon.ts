@@ -74,6 +74,19 @@ export interface NativeBinding {
   /** Process-wide counters: dumps restarted after NLM_F_DUMP_INTR. */
   stats(): { dumpRestarts: number };
   decodeMessages(bytes: Uint8Array): { links: RawLinkInfo[]; addresses: RawAddress[]; routes: RawRoute[]; errors: number[] };
+  /**
+   * Directories read synchronously, each in one pass (see native/src/sysfs_dir.h): null for one that
+   * cannot be listed, else its sorted entries, the trimmed text (≤ 4096 bytes, latin1) of each of
+   * `files` that is an entry, the target of each of `links` that is an entry, [name, target, ...] of
+   * every entry starting with `linkPrefix` that is a readable symlink, and `subdir` listed with each
+   * of `subdirFiles` read inside each of its entries (entry-major; null when absent).
+   */
+  readSysfsDirs(dirs: readonly string[], files: readonly string[], links: readonly string[], linkPrefix: string, subdir: string, subdirFiles: readonly string[]): Array<RawDirSnapshot | null>;
+}
+
+export interface RawDirSnapshot {
+  entries: string[]; texts: Array<string | null>; links: Array<string | null>; prefixed: string[];
+  subdir: { entries: string[]; texts: Array<string | null> } | null;
 }
 
 let binding: NativeBinding | undefined;

@@ -3,7 +3,7 @@
 // device: what cannot be read is null, and what looks wrong is listed in `problems`.
 import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { listDir, readInteger, readLink, readLinkBase, readSmallText } from './sysfs-read.js';
+import { listDir, parseInteger, readDirSnapshots, readInteger, readLink, readLinkBase, readSmallText, type DirSnapshot } from './sysfs-read.js';
 
 export interface RawNetdev {
   name: string;
@@ -100,22 +100,30 @@ function idsFromUevent(uevent: Map<string, string>): { vendorId: string; deviceI
   return { vendorId: id[1].toLowerCase(), deviceId: id[2].toLowerCase(), classCode: pciClass.toLowerCase().padStart(6, '0') };
 }
 
-function readNetdevs(netDir: string, names: string[]): RawNetdev[] {
+// Read in every netdev directory; phys_port_name only when a function has several netdevs.
+const netdevFiles = ['type', 'operstate'] as const;
+
+/**
+ * Netdev records, sorted by name, from the netdev names under `netDir` and the `netdevFiles` text
+ * of each (texts[i * 2] is names[i]'s type, texts[i * 2 + 1] its operstate).
+ */
+function netdevRecords(netDir: string, names: string[], texts: Array<string | null>): RawNetdev[] {
   const readPortName = names.length > 1;
-  return names.sort().map((name) => {
-    const dir = `${netDir}/${name}`;
-    return {
-      name,
-      arpType: readInteger(`${dir}/type`),
-      operstate: readSmallText(`${dir}/operstate`),
-      physPortName: readPortName ? readSmallText(`${dir}/phys_port_name`) : null,
-    };
-  });
+  const records = names.map((name, index) => ({
+    name,
+    arpType: parseInteger(texts[index * netdevFiles.length] ?? null),
+    operstate: texts[index * netdevFiles.length + 1] ?? null,
+    physPortName: readPortName ? readSmallText(`${netDir}/${name}/phys_port_name`) : null,
+  }));
+  return records.length > 1 ? records.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) : records;
 }
 
-function readIommuGroup(deviceDir: string, sysfsRoot: string, entries: Set<string>, driver: string | null, problems: string[]): { group: string | null; noIommu: boolean } {
+function readNetdevs(netDir: string, names: string[]): RawNetdev[] {
+  return netdevRecords(netDir, names, names.flatMap((name) => netdevFiles.map((file) => readSmallText(`${netDir}/${name}/${file}`))));
+}
+
+function readIommuGroup(sysfsRoot: string, entries: Set<string>, target: string | null, driver: string | null, problems: string[]): { group: string | null; noIommu: boolean } {
   if (!entries.has('iommu_group')) return { group: null, noIommu: false };
-  const target = readLink(`${deviceDir}/iommu_group`);
   if (target === null) {
     problems.push('iommu_group is not a symlink');
     return { group: null, noIommu: false };
@@ -133,17 +141,32 @@ function readVdpa(deviceDir: string, entries: string[]): RawVdpa | null {
   return { name, driver: readLinkBase(join(deviceDir, name, 'driver')) };
 }
 
-/** Everything discovery needs about one PCI function, read with as few syscalls as possible. */
-export function readPciFunction(sysfsRoot: string, address: string): RawPciFunction {
-  const deviceDir = `${pciDevicesDir(sysfsRoot)}/${address}`;
+// What one directory read brings back for every PCI function (each only when it is an entry, so
+// absent files cost no failing syscall); the order is the order of the snapshot's texts/links.
+const functionFiles = ['uevent', 'numa_node', 'sriov_totalvfs', 'sriov_numvfs', 'acpi_index'] as const;
+const functionLinks = ['iommu_group'] as const;
+const functionRequest = { files: functionFiles, links: functionLinks, linkPrefix: 'virtfn', subdir: { name: 'net', files: netdevFiles } };
+
+/**
+ * Everything discovery needs about each of these PCI functions, read with as few syscalls as
+ * possible: their directories in one native call, then the rare extras (files missing from uevent,
+ * virtio netdevs, InfiniBand, uio, vDPA) one by one.
+ */
+export function readPciFunctions(sysfsRoot: string, addresses: readonly string[]): RawPciFunction[] {
+  const devicesDir = pciDevicesDir(sysfsRoot);
+  const snapshots = readDirSnapshots(addresses.map((address) => `${devicesDir}/${address}`), functionRequest);
+  return addresses.map((address, index) => pciFunctionFrom(sysfsRoot, `${devicesDir}/${address}`, address, snapshots[index] ?? null));
+}
+
+function pciFunctionFrom(sysfsRoot: string, deviceDir: string, address: string, snapshot: DirSnapshot | null): RawPciFunction {
   const problems: string[] = [];
-  const entryList = listDir(deviceDir) ?? [];
+  const entryList = snapshot?.entries ?? [];
   if (entryList.length === 0) problems.push('device directory is empty or unreadable');
-  // One readdir tells which optional files exist, so absent ones cost no failing syscall.
   const entries = new Set(entryList);
+  const [ueventText = null, numaText = null, totalVfsText = null, numVfsText = null, acpiIndex = null] = snapshot?.texts ?? [];
 
   // `uevent` carries IDs, class and driver in one read; the single files are the fallback.
-  const uevent = entries.has('uevent') ? parseUevent(readSmallText(`${deviceDir}/uevent`)) : null;
+  const uevent = parseUevent(ueventText);
   const fromUevent = uevent === null ? null : idsFromUevent(uevent);
   const vendorId = fromUevent?.vendorId ?? readHexId(`${deviceDir}/vendor`, 4);
   if (vendorId === null) problems.push('vendor is missing or not a hex ID');
@@ -153,23 +176,28 @@ export function readPciFunction(sysfsRoot: string, address: string): RawPciFunct
   if (classCode === null) problems.push('class is missing or not a hex class code');
 
   const driver = fromUevent !== null ? uevent?.get('DRIVER') ?? null : entries.has('driver') ? readLinkBase(`${deviceDir}/driver`) : null;
-  const numaNode = entries.has('numa_node') ? readInteger(`${deviceDir}/numa_node`) : null;
-  const { group: iommuGroup, noIommu } = readIommuGroup(deviceDir, sysfsRoot, entries, driver, problems);
+  const numaNode = parseInteger(numaText);
+  const { group: iommuGroup, noIommu } = readIommuGroup(sysfsRoot, entries, snapshot?.links[0] ?? null, driver, problems);
 
-  const sriovTotalVfs = entries.has('sriov_totalvfs') ? readInteger(`${deviceDir}/sriov_totalvfs`) ?? 0 : null;
-  const sriovNumVfs = entries.has('sriov_numvfs') ? readInteger(`${deviceDir}/sriov_numvfs`) ?? 0 : null;
+  const sriovTotalVfs = entries.has('sriov_totalvfs') ? parseInteger(totalVfsText) ?? 0 : null;
+  const sriovNumVfs = entries.has('sriov_numvfs') ? parseInteger(numVfsText) ?? 0 : null;
 
   const virtfns: Array<[number, string]> = [];
+  const prefixed = snapshot?.prefixed ?? [];
+  for (let index = 0; index + 1 < prefixed.length; index += 2) {
+    const vf = virtfnEntry.exec(prefixed[index] as string);
+    if (vf?.[1] !== undefined) virtfns.push([Number(vf[1]), basename(prefixed[index + 1] as string)]);
+  }
+  virtfns.sort((a, b) => a[0] - b[0]);
   const netdevs: RawNetdev[] = [];
   let rdmaDevices: string[] = [];
   let uioDevice: string | null = null;
   for (const entry of entryList) {
-    const vf = virtfnEntry.exec(entry);
-    if (vf?.[1] !== undefined) {
-      const vfAddress = readLinkBase(`${deviceDir}/${entry}`);
-      if (vfAddress !== null) virtfns.push([Number(vf[1]), vfAddress]);
-    } else if (entry === 'net' || virtioEntry.test(entry)) {
-      const netDir = entry === 'net' ? `${deviceDir}/net` : `${deviceDir}/${entry}/net`;
+    if (entry === 'net') {
+      const net = snapshot?.subdir;
+      if (net) netdevs.push(...netdevRecords(`${deviceDir}/net`, net.entries, net.texts));
+    } else if (virtioEntry.test(entry)) {
+      const netDir = `${deviceDir}/${entry}/net`;
       netdevs.push(...readNetdevs(netDir, listDir(netDir) ?? []));
     } else if (entry === 'infiniband') {
       rdmaDevices = (listDir(join(deviceDir, 'infiniband')) ?? []).sort();
@@ -177,7 +205,6 @@ export function readPciFunction(sysfsRoot: string, address: string): RawPciFunct
       uioDevice = (listDir(join(deviceDir, 'uio')) ?? []).filter((name) => uioEntry.test(name)).sort()[0] ?? null;
     }
   }
-  virtfns.sort((a, b) => a[0] - b[0]);
 
   return {
     address,
@@ -195,7 +222,7 @@ export function readPciFunction(sysfsRoot: string, address: string): RawPciFunct
     netdevs,
     rdmaDevices,
     uioDevice,
-    acpiIndex: entries.has('acpi_index') ? readSmallText(`${deviceDir}/acpi_index`) : null,
+    acpiIndex,
     vdpa: readVdpa(deviceDir, entryList),
     problems,
   };

@@ -2,13 +2,14 @@
 // link state. The VF index comes from one pass over every PF's `virtfnN` links (a map built
 // once), not from re-reading all of a PF's links for each VF as the reference plugin does.
 import type { PciNameLookup } from '../../native/pci-ids.js';
-import { listAuxDevices, listPciAddresses, readIbPkeys, readPciFunction, readPhysfn, type RawAuxDevice, type RawNetdev, type RawPciFunction } from '../../native/sysfs-pci.js';
+import { listAuxDevices, listPciAddresses, readIbPkeys, readPciFunctions, readPhysfn, type RawAuxDevice, type RawNetdev, type RawPciFunction } from '../../native/sysfs-pci.js';
 import type { DiscoveredDevice } from '../model.js';
 
 /**
  * A device as scanned, already shaped as the snapshot record: the pool fields start empty and
  * are filled in place by pool assignment (copying ~30-field records per device cost more than
- * reading sysfs did).
+ * reading sysfs did). pciAddress is the first key, as `discover --output json` shows it, so the
+ * JSON needs no copy either.
  */
 export interface ScannedDevice extends DiscoveredDevice {
   kind: 'pci' | 'aux';
@@ -96,8 +97,8 @@ function pciDevice(sysfsRoot: string, raw: RawPciFunction, byAddress: Map<string
   const vendorId = raw.vendorId ?? '';
   const deviceId = raw.deviceId ?? '';
   return {
-    kind: 'pci',
     pciAddress: raw.address,
+    kind: 'pci',
     vendorId,
     deviceId,
     vendorName: raw.vendorId === null ? null : names.vendorName(vendorId),
@@ -141,8 +142,8 @@ function auxDevice(raw: RawAuxDevice, byAddress: Map<string, RawPciFunction>, na
   const vendorId = parent?.vendorId ?? '';
   const deviceId = parent?.deviceId ?? '';
   return {
-    kind: 'aux',
     pciAddress: raw.name,
+    kind: 'aux',
     vendorId,
     deviceId,
     vendorName: vendorId === '' ? null : names.vendorName(vendorId),
@@ -186,7 +187,7 @@ export interface ScanOptions {
 
 /** Every PCI function and auxiliary device under `sysfsRoot`, sorted by address/name. */
 export function scanHostDevices(sysfsRoot: string, names: PciNameLookup, options: ScanOptions = { readPkeys: true }): ScannedDevice[] {
-  const raws = listPciAddresses(sysfsRoot).map((address) => readPciFunction(sysfsRoot, address));
+  const raws = readPciFunctions(sysfsRoot, listPciAddresses(sysfsRoot));
   const byAddress = new Map(raws.map((raw) => [raw.address, raw]));
   const vfSlots = buildVfIndex(raws);
   const devices = raws.map((raw) => pciDevice(sysfsRoot, raw, byAddress, vfSlots, names, options));

@@ -23,6 +23,7 @@
 #include "nl_socket.h"
 #include "nl_wire.h"
 #include "ops.h"
+#include "sysfs_dir.h"
 
 namespace nicplex {
 namespace {
@@ -614,6 +615,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("poolThreadNetns", Napi::Function::New(env, PoolThreadNetnsJs));
   exports.Set("decodeMessages", Napi::Function::New(env, DecodeMessagesJs));
   exports.Set("stats", Napi::Function::New(env, StatsJs));
+  exports.Set("readSysfsDirs", Napi::Function::New(env, ReadSysfsDirsJs));
   return exports;
 }
 

@@ -1,4 +1,5 @@
-// Numbers every benchmark needs: its command-line counts and nearest-rank percentiles.
+// Numbers every benchmark needs: its command-line counts, nearest-rank percentiles, and the summary
+// rows every bench writes into its bench-results/<name>.json for `npm run bench` (run-all.js).
 
 /** `--name N` from argv as a positive number, else `fallback`. */
 export function numberArgument(name: string, fallback: number): number {
@@ -31,4 +32,37 @@ export function latencyStats(samples: readonly number[]): LatencyStats {
     minMs: sorted[0] ?? Number.NaN,
     maxMs: sorted[sorted.length - 1] ?? Number.NaN,
   };
+}
+
+/**
+ * One line of the summary table: one nicplex figure and what it is judged against, either a
+ * reference implementation measured in the same run (ratio, no pass/fail) or a goal (met/MISSED).
+ */
+export interface SummaryRow {
+  case: string;
+  /** Which statistic nicplexMs (and referenceMs) is: 'median', 'p99', 'max', ... */
+  metric: string;
+  nicplexMs: number;
+  /** What nicplexMs is compared with, e.g. "reference bridge+macvlan" or "goal < 150 ms". */
+  against: string;
+  /** The reference's same statistic, or the goal's bound; null when there is nothing to compare with. */
+  referenceMs: number | null;
+  /** nicplexMs / referenceMs. */
+  ratio: number | null;
+  verdict: 'met' | 'MISSED' | 'faster' | 'slower' | 'info';
+}
+
+/** A figure with an upper bound: met when nicplexMs < goalMs. */
+export function goalRow(name: string, metric: string, nicplexMs: number, goalMs: number): SummaryRow {
+  return { case: name, metric, nicplexMs, against: `goal < ${goalMs} ms`, referenceMs: goalMs, ratio: nicplexMs / goalMs, verdict: nicplexMs < goalMs ? 'met' : 'MISSED' };
+}
+
+/** A figure measured next to a reference implementation doing the same work. */
+export function referenceRow(name: string, metric: string, nicplexMs: number, reference: string, referenceMs: number): SummaryRow {
+  return { case: name, metric, nicplexMs, against: reference, referenceMs, ratio: nicplexMs / referenceMs, verdict: nicplexMs <= referenceMs ? 'faster' : 'slower' };
+}
+
+/** A figure shown for context (a floor, a variant) with nothing to judge it against. */
+export function infoRow(name: string, metric: string, nicplexMs: number, note: string): SummaryRow {
+  return { case: name, metric, nicplexMs, against: note, referenceMs: null, ratio: null, verdict: 'info' };
 }

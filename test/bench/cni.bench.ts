@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cliPath, repoRoot } from '../helpers/paths.js';
-import { median, percentile } from './bench-stats.js';
+import { median, percentile, referenceRow } from './bench-stats.js';
 
 const PLUGINS = '/usr/lib/cni';
 const rounds = Number(process.argv[2] ?? 50);
@@ -67,6 +67,10 @@ async function inner(dir: string, ctrA: string, ctrB: string): Promise<void> {
     nicplex: { add: summary(samples.nicplex.add), del: summary(samples.nicplex.del), pair: summary(samples.nicplex.pair) },
     reference: { add: summary(samples.reference.add), del: summary(samples.reference.del), pair: summary(samples.reference.pair) },
     ratio: { pairMedian: median(samples.nicplex.pair) / median(samples.reference.pair) },
+    summary: (['add', 'del', 'pair'] as const).map((step) => referenceRow(
+      `pod ${step === 'pair' ? 'ADD+DEL' : step.toUpperCase()}, bridge + macvlan NAD (thin, standalone)`, 'median',
+      median(samples.nicplex[step]), 'reference bridge + macvlan plugins', median(samples.reference[step]),
+    )),
   };
   const fmt = (value: number) => value.toFixed(1).padStart(8);
   console.log(`cni bench, ${rounds} rounds (ms)            ADD med   DEL med  pair med  pair p95`);

@@ -16,7 +16,7 @@ import { KubeletStandin } from '../helpers/kubelet-standin.js';
 import { intelE810 } from '../helpers/nic-models.js';
 import { spawnDevicePlugin } from '../helpers/dp-cli.js';
 import { repoRoot } from '../helpers/paths.js';
-import { numberArgument, percentile } from './bench-stats.js';
+import { goalRow, infoRow, numberArgument, percentile } from './bench-stats.js';
 
 interface Stats { n: number; p50: number; p99: number; max: number }
 function stats(samples: number[]): Stats {
@@ -126,6 +126,12 @@ async function main(): Promise<void> {
       allocateMs: { ...alloc, goalP99: 2, devinfoDir: 'tmpfs' },
       restartToRegistrationMs: { ...restart, goalMax: 1000 },
       healthChangeSeenMs: { ...health, source: 'sysfs operstate, 250 ms poll', goalMax: 1000 },
+      summary: [
+        infoRow('GetDevicePluginOptions, empty', 'p50', floor.p50, 'floor: gRPC round trip'),
+        goalRow('Allocate, 1 VF + device-info file', 'p99', alloc.p99, 2),
+        goalRow('kubelet restart -> re-registered', 'max', restart.max, 1000),
+        goalRow('sysfs link change -> kubelet', 'max', health.max, 1000),
+      ],
     }, null, 2)}\n`);
     console.log(`wrote ${outFile}`);
   } catch (error) {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as native from '../../native/index.js';
 import { repoRoot } from '../helpers/paths.js';
 import { createNetns, type TestNetns } from '../integration/native-fixtures.js';
-import { latencyStats as stats, numberArgument, type LatencyStats as Stats } from './bench-stats.js';
+import { latencyStats as stats, numberArgument, referenceRow, type LatencyStats as Stats } from './bench-stats.js';
 
 type Variant = (round: number, hostNs: TestNetns, podNs: TestNetns) => Promise<void>;
 
@@ -95,7 +95,7 @@ async function main(): Promise<void> {
   const outDir = join(repoRoot, 'bench-results');
   mkdirSync(outDir, { recursive: true });
   const out = join(outDir, 'netlink.json');
-  writeFileSync(out, `${JSON.stringify({ benchmark: 'netlink', kernel: execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim(), node: process.version, rounds, warmup, results, ratioIpOverAddonMedian: ipMedian / results[0]!.medianMs, ratioIpOverAddonBatchedMedian: ipMedian / results[1]!.medianMs }, null, 2)}\n`);
+  writeFileSync(out, `${JSON.stringify({ benchmark: 'netlink', kernel: execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim(), node: process.version, rounds, warmup, results, ratioIpOverAddonMedian: ipMedian / results[0]!.medianMs, ratioIpOverAddonBatchedMedian: ipMedian / results[1]!.medianMs, summary: results.slice(0, -1).map((r) => referenceRow(`veth + move + up + address: ${r.name}`, 'median', r.medianMs, results[results.length - 1]!.name, ipMedian)) }, null, 2)}\n`);
   console.log(`wrote ${out}`);
 }
 

@@ -12,7 +12,7 @@ import { bridgeNetworkConfig, writeJsonFile } from '../e2e/harness/cni-dirs.js';
 import { prepareContainerd, runSandbox, type ContainerdFixture } from '../e2e/harness/containerd-fixture.js';
 import type { ContainerdInstance } from '../e2e/harness/containerd.js';
 import { clusterDelegate, networksAnnotation, nicplexConf, nicplexLayout, subnetsFor, writeNadFile } from '../e2e/harness/nicplex-networks.js';
-import { latencyStats as stats, numberArgument, type LatencyStats as Stats } from './bench-stats.js';
+import { latencyStats as stats, numberArgument, referenceRow, type LatencyStats as Stats } from './bench-stats.js';
 
 interface Setup {
   label: string;
@@ -108,7 +108,8 @@ async function main(): Promise<void> {
   }
   const outDir = join(repoRoot, 'bench-results');
   mkdirSync(outDir, { recursive: true });
-  writeFileSync(join(outDir, 'runtimes.json'), `${JSON.stringify({ rounds, at: new Date().toISOString(), rows }, null, 2)}\n`);
+  const summary = rows.slice(1).map((row) => referenceRow(`pod sandbox run + stop + remove, ${row.setup}`, 'median', row.total.medianMs, rows[0]!.setup, baseline));
+  writeFileSync(join(outDir, 'runtimes.json'), `${JSON.stringify({ rounds, at: new Date().toISOString(), rows, summary }, null, 2)}\n`);
   console.log(`wrote ${join(outDir, 'runtimes.json')}`);
 }
 
