@@ -110,6 +110,24 @@ function parseBandwidth(value: unknown, where: string): Bandwidth {
   return out;
 }
 
+/** An element's `ips`, `mac` and `infiniband-guid`, checked (also used for the same requests in a Multus cache entry). */
+export function parseAddressRequests(element: Record<string, unknown>, where: string): Pick<NetworkSelection, 'ips' | 'mac' | 'infinibandGuid'> {
+  const out: Pick<NetworkSelection, 'ips' | 'mac' | 'infinibandGuid'> = {};
+  if (element['ips'] !== undefined) {
+    if (!Array.isArray(element['ips']) || element['ips'].length === 0) throw invalid(`${where}.ips: expected a non-empty array of IP addresses or CIDRs`);
+    out.ips = element['ips'].map((ip, ipIndex) => checkIpOrCidr(ip, `${where}.ips[${ipIndex}]`));
+  }
+  if (element['mac'] !== undefined) {
+    if (typeof element['mac'] !== 'string' || !MAC.test(element['mac'])) throw invalid(`${where}.mac: expected a MAC address like "c2:11:22:33:44:55", got ${JSON.stringify(element['mac'])}`);
+    out.mac = element['mac'];
+  }
+  if (element['infiniband-guid'] !== undefined) {
+    if (typeof element['infiniband-guid'] !== 'string' || !GUID.test(element['infiniband-guid'])) throw invalid(`${where}.infiniband-guid: expected an 8-byte GUID like "c2:11:22:33:44:55:66:77"`);
+    out.infinibandGuid = element['infiniband-guid'];
+  }
+  return out;
+}
+
 function parseJsonElement(raw: unknown, index: number, podNamespace: string): NetworkSelection {
   const where = `[${index}]`;
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalid(`${where}: expected an object with at least "name"`);
@@ -129,18 +147,7 @@ function parseJsonElement(raw: unknown, index: number, podNamespace: string): Ne
     checkIfname(requestedInterface, `${where}.interface`);
     selection.interface = requestedInterface;
   }
-  if (element['ips'] !== undefined) {
-    if (!Array.isArray(element['ips']) || element['ips'].length === 0) throw invalid(`${where}.ips: expected a non-empty array of IP addresses or CIDRs`);
-    selection.ips = element['ips'].map((ip, ipIndex) => checkIpOrCidr(ip, `${where}.ips[${ipIndex}]`));
-  }
-  if (element['mac'] !== undefined) {
-    if (typeof element['mac'] !== 'string' || !MAC.test(element['mac'])) throw invalid(`${where}.mac: expected a MAC address like "c2:11:22:33:44:55", got ${JSON.stringify(element['mac'])}`);
-    selection.mac = element['mac'];
-  }
-  if (element['infiniband-guid'] !== undefined) {
-    if (typeof element['infiniband-guid'] !== 'string' || !GUID.test(element['infiniband-guid'])) throw invalid(`${where}.infiniband-guid: expected an 8-byte GUID like "c2:11:22:33:44:55:66:77"`);
-    selection.infinibandGuid = element['infiniband-guid'];
-  }
+  Object.assign(selection, parseAddressRequests(element, where));
   if (element['default-route'] !== undefined) {
     if (!Array.isArray(element['default-route'])) throw invalid(`${where}.default-route: expected an array of gateway IPs`);
     selection.defaultRoute = element['default-route'].map((gateway, gatewayIndex) => {

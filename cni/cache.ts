@@ -4,7 +4,8 @@
 import { mkdir, readFile, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../config/atomic-file.js';
-import type { Plan } from './plan.js';
+import { parseAddressRequests } from './annotation.js';
+import { type Plan, withLegacyRequestArgs } from './plan.js';
 import { toConfList } from './delegate-conf.js';
 import { containerIdProblem, ifnameProblem } from './request.js';
 
@@ -40,20 +41,29 @@ function isCacheState(value: unknown): value is CacheState {
 /**
  * Multus's own cache (`saveDelegates`: a JSON array of DelegateNetConf with the config in base64 `Bytes`),
  * so DEL still works for pods a Multus install added before nicplex replaced it on the same cniDir.
- * The first delegate is the master (CNI_IFNAME); the others keep `ifnameRequest` or get net<index>.
+ * The first delegate is the master (CNI_IFNAME); the others keep `ifnameRequest` or get net<index>. Their
+ * `macRequest`/`ipRequest`/`infinibandGUIDRequest` go back into runtimeConfig (as Multus's DEL does) and
+ * into CNI_ARGS MAC=/IP= (as nicplex's own ADD passed them).
  */
 export function planFromMultusCache(value: unknown, request: { containerId: string; netns: string; ifname: string; cniArgs: string; requestCniVersion: string }): Plan | undefined {
   if (!Array.isArray(value) || value.length === 0) return undefined;
   const attachments: Plan['attachments'] = [];
   for (const [index, entry] of value.entries()) {
     if (typeof entry !== 'object' || entry === null || typeof (entry as { Bytes?: unknown }).Bytes !== 'string') return undefined;
-    const delegate = entry as { Bytes: string; Name?: string; ifnameRequest?: string; deviceID?: string; resourceName?: string };
+    const delegate = entry as { Bytes: string; Name?: string; ifnameRequest?: string; deviceID?: string; resourceName?: string; macRequest?: unknown; ipRequest?: unknown; infinibandGUIDRequest?: unknown };
     let conf;
+    let requests;
     try {
       conf = toConfList(JSON.parse(Buffer.from(delegate.Bytes, 'base64').toString('utf8')), `Multus cache entry ${index}`);
+      requests = parseAddressRequests({ mac: delegate.macRequest || undefined, ips: delegate.ipRequest ?? undefined, 'infiniband-guid': delegate.infinibandGUIDRequest || undefined }, `Multus cache entry ${index}`);
     } catch {
       return undefined;
     }
+    const runtimeConfig: Record<string, unknown> = {};
+    if (requests.ips) runtimeConfig['ips'] = requests.ips;
+    if (requests.mac) runtimeConfig['mac'] = requests.mac;
+    if (requests.infinibandGuid) runtimeConfig['infinibandGUID'] = requests.infinibandGuid;
+    if (delegate.deviceID) runtimeConfig['deviceID'] = delegate.deviceID;
     const ifname = index === 0 ? request.ifname : delegate.ifnameRequest || `net${index}`;
     if (ifnameProblem(ifname)) return undefined;
     attachments.push({
@@ -61,8 +71,8 @@ export function planFromMultusCache(value: unknown, request: { containerId: stri
       isDefault: index === 0,
       ifname,
       conf,
-      runtimeConfig: delegate.deviceID ? { deviceID: delegate.deviceID } : {},
-      cniArgs: request.cniArgs,
+      runtimeConfig,
+      cniArgs: withLegacyRequestArgs(request.cniArgs, requests),
       ...(delegate.deviceID ? { deviceId: delegate.deviceID } : {}),
       ...(delegate.resourceName ? { resourceName: delegate.resourceName } : {}),
     });

@@ -13,7 +13,7 @@ import { CniCode, CniError } from './errors.js';
 import type { PluginExecutor } from './exec.js';
 import { addAttachment, checkAttachment, delAttachment, type ExecContext } from './execute.js';
 import type { Logger } from './log.js';
-import { buildPlan, delegateCniArgs, type Plan, type PlannedAttachment, type ResolvedNetwork, type SecondaryNetwork } from './plan.js';
+import { buildPlan, delegateCniArgs, undeliveredRequests, type Plan, type PlannedAttachment, type ResolvedNetwork, type SecondaryNetwork } from './plan.js';
 import type { PodDevices } from './pod-devices.js';
 import { cniArg, type CniRequest } from './request.js';
 import { resolveNamedNetwork, resolveSelection } from './resolve.js';
@@ -197,6 +197,10 @@ export async function cmdAdd(request: CniRequest, deps: CommandDeps): Promise<Re
   } catch (error) {
     if (api?.kind === 'standalone' && conf.standalone) await releaseStandaloneDevices(conf.standalone, request.containerId, devices);
     throw error;
+  }
+  for (const attachment of plan.attachments) {
+    const dropped = undeliveredRequests(attachment);
+    if (dropped.length > 0) log.warn(`network "${attachment.networkName}": the annotation sets ${dropped.map((key) => `"${key}"`).join(', ')}, but no plugin of it declares the capability, so no plugin receives it (Multus drops it too): add "capabilities" to the plugin that handles it`);
   }
   const state: CacheState = { plan, results: {} };
   await writeCache(conf.cniDir, state);

@@ -2,7 +2,7 @@
 // and hand each plugin exactly the runtimeConfig keys it declares as capabilities.
 import { isJsonObject as isObject, type JsonObject } from '../config/cni-json.js';
 import { CniCode, CniError } from './errors.js';
-import { assertSupportedVersion } from './version.js';
+import { delegateVersion } from './version.js';
 
 export type { JsonObject };
 
@@ -25,13 +25,14 @@ function truthy(value: unknown): boolean {
 
 /**
  * A single-plugin conf becomes a one-element list (as libcni does); a config without `type` is a conflist
- * (as Multus does). `fallbackName` fills an empty `name` (spec 3.4.2: the NAD's name).
+ * (as Multus does). `fallbackName` fills an empty `name` (spec 3.4.2: the NAD's name). A missing or empty
+ * `cniVersion` is accepted as Multus and libcni accept it: the delegate runs as 0.1.0.
  */
 export function toConfList(raw: unknown, source: string, fallbackName?: string): ConfList {
   if (!isObject(raw)) throw new CniError(CniCode.invalidConfig, `${source}: expected a CNI config object`);
   const name = typeof raw['name'] === 'string' && raw['name'] !== '' ? raw['name'] : fallbackName;
   if (!name) throw new CniError(CniCode.invalidConfig, `${source}: "name" is missing`);
-  const cniVersion = assertSupportedVersion(raw['cniVersion'], `${source}`);
+  const cniVersion = delegateVersion(raw['cniVersion'], source);
   if (Array.isArray(raw['plugins'])) {
     const plugins = raw['plugins'].map((plugin, index) => {
       if (!isObject(plugin) || typeof plugin['type'] !== 'string' || plugin['type'] === '') {

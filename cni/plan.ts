@@ -123,6 +123,19 @@ export function withLegacyRequestArgs(cniArgs: string, selection: Pick<NetworkSe
   return pairs.join(';');
 }
 
+/** Annotation keys by capability name, for messages. */
+const ANNOTATION_KEY: Record<string, string> = { infinibandGUID: 'infiniband-guid', portMappings: 'portMappings', bandwidth: 'bandwidth' };
+
+/**
+ * The annotation requests of a secondary attachment that reach no plugin: offered as a capability no plugin
+ * of the list declares, and with no legacy CNI_ARGS form (`ips` and `mac` always have one). Multus drops
+ * these silently; nicplex names them in a warning.
+ */
+export function undeliveredRequests(attachment: Pick<PlannedAttachment, 'isDefault' | 'conf' | 'runtimeConfig'>): string[] {
+  if (attachment.isDefault) return [];
+  return Object.keys(ANNOTATION_KEY).filter((capability) => attachment.runtimeConfig[capability] !== undefined && !listDeclares(attachment.conf, capability)).map((capability) => ANNOTATION_KEY[capability]!);
+}
+
 export function deviceInfoFileName(networkName: string, containerId: string, ifname: string): string {
   return `${networkName}-${containerId}_${ifname}`.replace(/\//g, '-').replace(/[^A-Za-z0-9_.:-]/g, '-');
 }
@@ -164,20 +177,17 @@ export function buildPlan(input: PlanInput): Plan {
     }
     if (selection) {
       if (selection.cniArgs) mergeCniArgs(conf, selection.cniArgs);
-      const requested: Array<[string, unknown, boolean]> = [
-        ['ips', selection.ips, true],
-        ['mac', selection.mac, true],
-        ['infinibandGUID', selection.infinibandGuid, true],
-        ['portMappings', selection.portMappings, false],
-        ['bandwidth', selection.bandwidth, false],
+      // Offered as capability args; each plugin receives the ones it declares (libcni's filter). Multus never
+      // fails on an undeclared one: `ips` and `mac` still reach every plugin as CNI_ARGS IP=/MAC= (below),
+      // the others (infiniband-guid, portMappings, bandwidth) are dropped, which cmdAdd logs.
+      const requested: Array<[string, unknown]> = [
+        ['ips', selection.ips],
+        ['mac', selection.mac],
+        ['infinibandGUID', selection.infinibandGuid],
+        ['portMappings', selection.portMappings],
+        ['bandwidth', selection.bandwidth],
       ];
-      for (const [capability, value, required] of requested) {
-        if (value === undefined) continue;
-        if (required && !listDeclares(conf, capability)) {
-          throw new CniError(CniCode.invalidConfig, `network "${network.networkName}": the annotation sets "${capability === 'infinibandGUID' ? 'infiniband-guid' : capability}", but no plugin of ${network.source} declares the capability "${capability}": add "capabilities": {"${capability}": true} to the plugin that handles it`);
-        }
-        runtimeConfig[capability] = value;
-      }
+      for (const [capability, value] of requested) if (value !== undefined) runtimeConfig[capability] = value;
     }
     const attachment: PlannedAttachment = { networkName: network.networkName, isDefault, ifname, conf, runtimeConfig, cniArgs: withLegacyRequestArgs(cniArgs, selection) };
     if (deviceId !== undefined) attachment.deviceId = deviceId;

@@ -28,6 +28,24 @@ export function assertSupportedVersion(version: unknown, where: string): string 
   return version;
 }
 
+/**
+ * The version a delegate config (NAD `spec.config`, `delegates[i]`, a file on disk) without `cniVersion` is
+ * run with. Multus passes such a config through unchanged; libcni then hands the plugin `"cniVersion": ""`,
+ * which the plugin's skel (pkg/version ConfigDecoder) reads as 0.1.0, and libcni's own plugin validation
+ * assumes 0.1.0 for an empty version too. nicplex writes 0.1.0 explicitly, so the plugin answers with the
+ * same 0.1.0 (`ip4`) result it gives under Multus.
+ */
+export const ASSUMED_DELEGATE_VERSION = '0.1.0';
+
+/** A delegate config's `cniVersion`: absent or "" means {@link ASSUMED_DELEGATE_VERSION}; anything else must be supported. */
+export function delegateVersion(version: unknown, where: string): string {
+  if (version === undefined || version === '') return ASSUMED_DELEGATE_VERSION;
+  if (typeof version !== 'string') {
+    throw new CniError(CniCode.decodeFailure, `${where}: "cniVersion" must be a string such as "1.0.0" (got ${JSON.stringify(version)}); expected one of ${SUPPORTED_VERSIONS.join(', ')}`);
+  }
+  return assertSupportedVersion(version, where);
+}
+
 /** Orders versions numerically ("0.10.0" > "0.9.0"); returns <0, 0, >0. */
 export function compareVersions(a: string, b: string): number {
   const left = a.split('.').map(Number);

@@ -27,7 +27,6 @@ t.test('anchor 2.2#31: runtime runtimeConfig only for the master; per-network re
   const plan = buildPlan(input([['ns/a', { ips: ['10.0.0.2/24'], mac: '02:00:00:00:00:09' }]]));
   t.same(plan.attachments[0]!.runtimeConfig, { portMappings: [{ hostPort: 1, containerPort: 2, protocol: 'tcp' }] });
   t.same(plan.attachments[1]!.runtimeConfig, { ips: ['10.0.0.2/24'], mac: '02:00:00:00:00:09' });
-  t.throws(() => buildPlan(input([['ns/a', { ips: ['10.0.0.2/24'] }, { config: { cniVersion: '1.0.0', name: 'a', plugins: [{ type: 'macvlan' }] } }]])), /sets "ips", but no plugin of NAD ns\/a declares the capability "ips"/);
 });
 
 t.test('device rule: sorted IDs, annotation order, explicit deviceID pins; too few devices is an error (pain points 5, 6)', async (t) => {
