@@ -5,7 +5,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../config/atomic-file.js';
 import { isJsonObject, type JsonObject } from '../../config/cni-json.js';
-import type { HostBatch, HostNetwork } from '../../native/index.js';
+import { AGENT_NETNS_PATH, HostBatch, type HostNetwork } from '../../native/index.js';
 import { checkIfname } from '../../native/netlink.js';
 import { DelegateConfigError } from '../../config/delegates/errors.js';
 import { CniCode, CniError } from '../errors.js';
@@ -21,6 +21,11 @@ export interface DelegateServices {
   /** Per-attachment state files live under here, one directory per delegate type. */
   stateDir: string;
   log: Logger;
+  /**
+   * The namespace the delegates treat as the host (where devices come from and return to); undefined =
+   * the agent's own. Tests point it at a private namespace.
+   */
+  hostNetns?: string | undefined;
   /** Serializes work on one key (an attachment, a VF) within this process. */
   lock<T>(key: string, work: () => Promise<T>): Promise<T>;
 }
@@ -37,6 +42,11 @@ export interface DelegateRequest {
 export interface BuiltinDelegate {
   readonly type: string;
   run(request: DelegateRequest): Promise<unknown>;
+}
+
+/** The host namespace as a move target. */
+export function hostTarget(request: DelegateRequest): string {
+  return request.services.hostNetns ?? AGENT_NETNS_PATH;
 }
 
 // ---- errors ---------------------------------------------------------------------------------------
@@ -220,6 +230,30 @@ export function configureIface(request: DelegateRequest, batch: HostBatch, resul
       ...(route.scope !== undefined ? { scope: route.scope } : {}),
     }, netns);
   }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Runs ConfigureIface (plus `extra` steps first, e.g. sysctls) and, when the result has an IPv6 gateway,
+ * waits for duplicate address detection as the reference does: every 50 ms for up to 5 s until each
+ * IPv6 address of the link has its local route (the kernel adds it once the address is no longer tentative).
+ */
+export async function applyIpConfig(request: DelegateRequest, result: CniResult, ifname: string, netns: string, doing: string, batch = new HostBatch()): Promise<void> {
+  configureIface(request, batch, result, ifname, netns);
+  const host = request.services.host;
+  await host.run(batch).catch((error: unknown) => { throw hostError(request, doing, error); });
+  if (!(result.ips ?? []).some((ip) => ip.address.includes(':') && ip.gateway)) return;
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline) {
+    const link = await host.getLink(ifname, netns);
+    if (!link) return;
+    const ipv6 = (await host.listAddresses(netns)).filter((address) => address.index === link.index && address.family === 6).map((address) => address.cidr.split('/')[0]);
+    const local = new Set((await host.listRoutes({ table: 255, family: 6 }, netns)).map((route) => route.dst.split('/')[0]));
+    if (ipv6.every((address) => local.has(address))) return;
+    await sleep(50);
+  }
+  request.services.log.warn(`${request.invocation.type}: IPv6 addresses of ${ifname} still tentative after 5 s`);
 }
 
 /** Every `ips[]` entry points at interface 0 (the one interface a main plugin reports). */

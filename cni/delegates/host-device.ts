@@ -6,14 +6,14 @@
 // succeeds when the netns is gone, CNI_NETNS is empty, the state is gone, or it runs twice.
 import { parseHostDeviceConf, type HostDeviceConf } from '../../config/delegates/host-device.js';
 import {
-  AGENT_NETNS_PATH, HostBatch, auxDeviceExists, auxNetdevs, isUserspaceDriver, kernelPathNetdevs, pciDeviceExists, pciDriver, pciNetdevs,
+  HostBatch, auxDeviceExists, auxNetdevs, isUserspaceDriver, kernelPathNetdevs, pciDeviceExists, pciDriver, pciNetdevs,
   type LinkInfo,
 } from '../../native/index.js';
 import { CniCode } from '../errors.js';
 import type { CniResult } from '../version.js';
 import {
-  AttachmentState, checkContainerInterface, checkedIfname, configureIface, confError, formatFor, hostError, ipamAdd, ipamRollback, ipamRun,
-  ipamType, netnsState, optionalObject, parseConf, pointIpsAt, requireNetns, requirePrevResult, versionAnswer,
+  AttachmentState, applyIpConfig, checkContainerInterface, checkedIfname, confError, formatFor, hostError, ipamAdd, ipamRollback, ipamRun,
+  hostTarget, ipamType, netnsState, optionalObject, parseConf, pointIpsAt, requireNetns, requirePrevResult, versionAnswer,
   type BuiltinDelegate, type DelegateRequest,
 } from './common.js';
 
@@ -69,7 +69,7 @@ async function findHostLink(request: DelegateRequest, resolved: Resolved): Promi
     name = conf.device;
   } else if (conf.hwaddr && !conf.runtimeDeviceID) {
     key = 'hwaddr';
-    const link = (await host.listLinks()).find((candidate) => candidate.mac?.toLowerCase() === conf.hwaddr);
+    const link = (await host.listLinks(request.services.hostNetns)).find((candidate) => candidate.mac?.toLowerCase() === conf.hwaddr);
     if (!link) throw confError(request, key, `failed to find host device: no link with MAC ${conf.hwaddr}`, 'check the MAC with `ip link`', CniCode.internal);
     return link;
   } else if (conf.kernelpath && !conf.runtimeDeviceID) {
@@ -86,7 +86,7 @@ async function findHostLink(request: DelegateRequest, resolved: Resolved): Promi
     name = auxNetdevs(sysfsRoot, resolved.auxDevice)[0];
     if (!name) throw confError(request, key, `failed to find network device in path of auxiliary device ${resolved.auxDevice}`, '', CniCode.internal);
   }
-  const link = name === undefined ? null : await host.getLink(name);
+  const link = name === undefined ? null : await host.getLink(name, request.services.hostNetns);
   if (!link) throw confError(request, key, `failed to find host device: link "${name ?? ''}" not found`, 'check the name with `ip link` on the node', CniCode.internal);
   return link;
 }
@@ -102,15 +102,20 @@ function withDns(request: DelegateRequest, result: CniResult): CniResult {
   return result;
 }
 
-/** Steps that bring the pod's `ifname` back to the host under its original name, MAC, MTU and up state. */
-function moveOutSteps(batch: HostBatch, ifname: string, from: string | undefined, state: Pick<HostDeviceState, 'hostName' | 'mac' | 'mtu' | 'up' | 'alias'>, current: LinkInfo): HostBatch {
-  if (current.up) batch.setUp(ifname, false, from);
-  if (from !== undefined) batch.move(ifname, from, AGENT_NETNS_PATH, { newName: state.hostName });
-  else if (ifname !== state.hostName) batch.rename(ifname, state.hostName);
-  batch.setAlias(state.hostName, state.alias ?? '');
-  if (state.mac && current.mac && current.mac.toLowerCase() !== state.mac.toLowerCase()) batch.setMac(state.hostName, state.mac);
-  if (state.mtu && current.mtu !== state.mtu) batch.setMtu(state.hostName, state.mtu);
-  if (state.up) batch.setUp(state.hostName, true);
+/**
+ * Steps that bring `ifname` (in the pod namespace `podNetns`, or already in the host when undefined)
+ * back to the host under its original name, MAC, MTU and up state.
+ */
+function moveOutSteps(request: DelegateRequest, ifname: string, podNetns: string | undefined, state: Pick<HostDeviceState, 'hostName' | 'mac' | 'mtu' | 'up' | 'alias'>, current: LinkInfo): HostBatch {
+  const hostNs = request.services.hostNetns;
+  const batch = new HostBatch();
+  if (current.up) batch.setUp(ifname, false, podNetns ?? hostNs);
+  if (podNetns !== undefined) batch.move(ifname, podNetns, hostTarget(request), { newName: state.hostName });
+  else if (ifname !== state.hostName) batch.rename(ifname, state.hostName, hostNs);
+  batch.setAlias(state.hostName, state.alias ?? '', hostNs);
+  if (state.mac && current.mac && current.mac.toLowerCase() !== state.mac.toLowerCase()) batch.setMac(state.hostName, state.mac, hostNs);
+  if (state.mtu && current.mtu !== state.mtu) batch.setMtu(state.hostName, state.mtu, hostNs);
+  if (state.up) batch.setUp(state.hostName, true, hostNs);
   return batch;
 }
 
@@ -130,8 +135,8 @@ async function add(request: DelegateRequest): Promise<unknown> {
     await store.write(moved);
     try {
       const [, , , , inPod] = await host.run(new HostBatch()
-        .setUp(link.name, link.up, undefined, link.up)
-        .move(link.name, undefined, netns, { newName: ifname, undo: true })
+        .setUp(link.name, link.up, request.services.hostNetns, link.up)
+        .move(link.name, request.services.hostNetns, netns, { newName: ifname, undo: true })
         .setAlias(ifname, link.name, netns, link.alias ?? '')
         .setUp(ifname, true, netns, false)
         .getLink(ifname, netns));
@@ -156,9 +161,7 @@ async function add(request: DelegateRequest): Promise<unknown> {
     const full: CniResult = { ...ipamResult, interfaces: result.interfaces ?? [] };
     pointIpsAt(full);
     if (!resolved.dpdk) {
-      const batch = new HostBatch();
-      configureIface(request, batch, full, ifname, netns);
-      await host.run(batch).catch((error: unknown) => { throw hostError(request, 'failed to configure the interface', error); });
+      await applyIpConfig(request, full, ifname, netns, 'failed to configure the interface');
     }
     return formatFor(request, withDns(request, full));
   } catch (error) {
@@ -175,7 +178,7 @@ async function undoMove(request: DelegateRequest, moved: HostDeviceState | undef
     const current = await request.services.host.getLink(ifname, netns);
     if (current) {
       try {
-        await request.services.host.run(moveOutSteps(new HostBatch(), ifname, netns, moved, current));
+        await request.services.host.run(moveOutSteps(request, ifname, netns, moved, current));
       } catch (error) {
         request.services.log.error(`host-device rollback: cannot return ${ifname} to the host as ${moved.hostName}: ${(error as Error).message}`);
         return; // keep the state so DEL can try again
@@ -196,7 +199,7 @@ async function locateForDel(request: DelegateRequest, state: HostDeviceState | u
     const link = await host.getLink(ifname, request.invocation.netns);
     if (link) return { link, netns: request.invocation.netns };
   }
-  const released = await host.getLink(ifname);
+  const released = await host.getLink(ifname, request.services.hostNetns);
   if (released && released.kind === null && state && (released.alias === state.hostName || (state.mac !== null && released.mac === state.mac))) {
     return { link: released, netns: undefined };
   }
@@ -221,7 +224,7 @@ async function del(request: DelegateRequest): Promise<void> {
     } else if (found.netns !== undefined || found.link.name !== hostName || found.link.alias) {
       const restore = state ?? { hostName, mac: null, mtu: 0, up: false, alias: null };
       try {
-        await request.services.host.run(moveOutSteps(new HostBatch(), found.link.name, found.netns, restore, found.link));
+        await request.services.host.run(moveOutSteps(request, found.link.name, found.netns, restore, found.link));
       } catch (error) {
         throw hostError(request, `failed to return ${found.link.name} to the host as ${hostName}`, error, 'DEL can be retried; the state is kept');
       }

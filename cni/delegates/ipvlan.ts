@@ -9,7 +9,7 @@ import { HostBatch, type LinkInfo } from '../../native/index.js';
 import { CniCode } from '../errors.js';
 import type { CniResult } from '../version.js';
 import {
-  chainedPrevResult, checkContainerInterface, checkedIfname, configureIface, confError, formatFor, hostError, ipamAdd, ipamRollback, ipamRun,
+  applyIpConfig, chainedPrevResult, checkContainerInterface, checkedIfname, confError, formatFor, hostError, ipamAdd, ipamRollback, ipamRun,
   ipamType, netnsState, optionalObject, parseConf, pointIpsAt, requireNetns, requirePrevResult, versionAnswer,
   type BuiltinDelegate, type DelegateRequest,
 } from './common.js';
@@ -22,7 +22,7 @@ async function masterName(request: DelegateRequest, conf: IpvlanConf, prev: CniR
     if (named.length !== 1) throw confError(request, 'master', 'chained master failure. PrevResult lacks a single named interface', 'set "master" or chain after a plugin that reports one interface');
     return named[0]!.name;
   }
-  const where = conf.linkInContainer ? netns : undefined;
+  const where = conf.linkInContainer ? netns : request.services.hostNetns;
   const routes = [...(await request.services.host.listRoutes({ family: 4 }, where)), ...(await request.services.host.listRoutes({ family: 6 }, where))];
   const route = routes.find((candidate) => (candidate.dst === '0.0.0.0/0' || candidate.dst === '::/0') && candidate.dev);
   if (!route?.dev) throw confError(request, 'master', 'no default route interface found', 'set "master" to the parent interface');
@@ -43,7 +43,7 @@ async function add(request: DelegateRequest): Promise<unknown> {
   const prev = chainedPrevResult(request);
   const { host } = request.services;
   const master = await masterName(request, conf, prev, netns);
-  const parentNetns = conf.linkInContainer ? netns : undefined;
+  const parentNetns = conf.linkInContainer ? netns : request.services.hostNetns;
   const parent = await host.getLink(master, parentNetns);
   if (!parent) throw confError(request, 'master', `failed to lookup master "${master}": link not found`, 'name an existing interface of the node', CniCode.internal);
   const temp = `veth${randomBytes(4).toString('hex')}`;
@@ -74,8 +74,7 @@ async function add(request: DelegateRequest): Promise<unknown> {
     const batch = new HostBatch()
       .writeSysctl(`net/ipv4/conf/${ifname}/arp_notify`, '1', netns).bestEffort()
       .writeSysctl(`net/ipv6/conf/${ifname}/ndisc_notify`, '1', netns).bestEffort();
-    configureIface(request, batch, result, ifname, netns);
-    await host.run(batch).catch((error: unknown) => { throw hostError(request, 'failed to configure the interface', error); });
+    await applyIpConfig(request, result, ifname, netns, 'failed to configure the interface', batch);
     return formatFor(request, withDns(request, result));
   } catch (error) {
     if (leased && ipam) await ipamRollback(request, ipam);

@@ -38,6 +38,8 @@ export interface RegistryOptions {
   host?: HostNetwork;
   sysfsRoot?: string;
   stateDir: string;
+  /** The namespace treated as the host (default: the agent's own). */
+  hostNetns?: string;
   log?: Logger;
   /** Types to run in-process (default: all three). */
   enabled?: readonly string[];
@@ -54,6 +56,7 @@ export class DelegateRegistry implements InProcessDelegates {
       host: options.host ?? nativeHostNetwork(),
       sysfsRoot: options.sysfsRoot ?? '/sys',
       stateDir: options.stateDir,
+      hostNetns: options.hostNetns,
       log: options.log ?? silentLogger,
       lock: (key, work) => locks.with(key, work),
     };

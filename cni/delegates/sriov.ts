@@ -8,13 +8,13 @@
 // when CNI_NETNS is empty, and when it runs twice.
 import { parseSriovConf, type SriovConf } from '../../config/delegates/sriov.js';
 import {
-  AGENT_NETNS_PATH, HostBatch, isUserspaceDriver, locateVf, pciDeviceExists, pciDriver, pciNetdevs, type LinkInfo, type VfConfig, type VfInfo,
+  HostBatch, isUserspaceDriver, locateVf, pciDeviceExists, pciDriver, pciNetdevs, type LinkInfo, type VfConfig, type VfInfo,
 } from '../../native/index.js';
 import { CniCode } from '../errors.js';
 import type { CniResult } from '../version.js';
 import {
-  AttachmentState, checkContainerInterface, checkedIfname, cniArgs, configureIface, confError, formatFor, hostError, ipamAdd, ipamRollback,
-  ipamRun, ipamType, netnsState, parseConf, pointIpsAt, requireNetns, type BuiltinDelegate, type DelegateRequest,
+  AttachmentState, applyIpConfig, checkContainerInterface, checkedIfname, cniArgs, confError, formatFor, hostError, ipamAdd, ipamRollback,
+  hostTarget, ipamRun, ipamType, netnsState, parseConf, pointIpsAt, requireNetns, type BuiltinDelegate, type DelegateRequest,
 } from './common.js';
 
 /** Everything DEL needs, written before the first change. */
@@ -66,7 +66,7 @@ function loadConf(request: DelegateRequest): Located {
 }
 
 /** The PF-side changes in sriov-cni's order, each with the original value as its undo. */
-function pfSteps(batch: HostBatch, state: SriovState, conf: SriovConf, forward: boolean): void {
+function pfSteps(batch: HostBatch, state: SriovState, conf: SriovConf, forward: boolean, hostNs: string | undefined): void {
   const { pfName, vfIndex, origVf } = state;
   const fields: Array<[VfConfig, VfConfig]> = [];
   if (conf.vlan !== undefined) fields.push([{ vlan: conf.vlan, qos: conf.vlanQoS ?? 0, vlanProto: conf.vlanProto ?? '802.1Q' }, { vlan: origVf.vlan, qos: origVf.qos, vlanProto: origVf.vlanProto }]);
@@ -76,8 +76,8 @@ function pfSteps(batch: HostBatch, state: SriovState, conf: SriovConf, forward: 
   if (conf.trust !== undefined) fields.push([{ trust: conf.trust }, origVf.trust === null ? {} : { trust: origVf.trust }]);
   if (conf.linkState !== undefined) fields.push([{ linkState: conf.linkState }, { linkState: origVf.linkState }]);
   for (const [set, original] of fields) {
-    if (forward) batch.setVf(pfName, vfIndex, set, undefined, original);
-    else if (Object.keys(original).length > 0) batch.setVf(pfName, vfIndex, original).bestEffort();
+    if (forward) batch.setVf(pfName, vfIndex, set, hostNs, original);
+    else if (Object.keys(original).length > 0) batch.setVf(pfName, vfIndex, original, hostNs).bestEffort();
   }
 }
 
@@ -106,15 +106,16 @@ function confFromApplied(state: SriovState): SriovConf {
   };
 }
 
-/** Steps that bring the VF netdev (now `current` in `from`; undefined = the host) back as it was. */
-function releaseSteps(batch: HostBatch, state: SriovState, current: LinkInfo, from: string | undefined): void {
+/** Steps that bring the VF netdev (now `current` in `podNetns`; undefined = already in the host) back as it was. */
+function releaseSteps(request: DelegateRequest, batch: HostBatch, state: SriovState, current: LinkInfo, podNetns: string | undefined): void {
   const orig = state.origNetdev;
   if (!orig) return;
-  if (current.up) batch.setUp(current.name, false, from).bestEffort();
-  if (from !== undefined) batch.move(current.name, from, AGENT_NETNS_PATH, { newName: orig.name });
-  else if (current.name !== orig.name) batch.rename(current.name, orig.name);
-  if (orig.mac && current.mac?.toLowerCase() !== orig.mac.toLowerCase()) batch.setMac(orig.name, orig.mac).bestEffort();
-  if (orig.mtu && current.mtu !== orig.mtu) batch.setMtu(orig.name, orig.mtu).bestEffort();
+  const hostNs = request.services.hostNetns;
+  if (current.up) batch.setUp(current.name, false, podNetns ?? hostNs).bestEffort();
+  if (podNetns !== undefined) batch.move(current.name, podNetns, hostTarget(request), { newName: orig.name });
+  else if (current.name !== orig.name) batch.rename(current.name, orig.name, hostNs);
+  if (orig.mac && current.mac?.toLowerCase() !== orig.mac.toLowerCase()) batch.setMac(orig.name, orig.mac, hostNs).bestEffort();
+  if (orig.mtu && current.mtu !== orig.mtu) batch.setMtu(orig.name, orig.mtu, hostNs).bestEffort();
 }
 
 async function add(request: DelegateRequest): Promise<unknown> {
@@ -127,11 +128,12 @@ async function addLocked(request: DelegateRequest, located: Located): Promise<un
   const netns = await requireNetns(request);
   const ifname = checkedIfname(request);
   const { host } = request.services;
-  const pf = await host.getLink(pfName);
+  const hostNs = request.services.hostNetns;
+  const pf = await host.getLink(pfName, hostNs);
   if (!pf) throw confError(request, 'deviceID', `PF ${pfName} of ${conf.deviceID} not found`, '', CniCode.internal);
   const origVf = pf.vfs.find((vf) => vf.vf === vfIndex);
   if (!origVf) throw confError(request, 'deviceID', `failed to find vf ${vfIndex} on PF ${pfName}`, 'check sriov_numvfs', CniCode.internal);
-  const vfLink = netdev === null ? null : await host.getLink(netdev);
+  const vfLink = netdev === null ? null : await host.getLink(netdev, hostNs);
   if (netdev !== null && !vfLink) throw confError(request, 'deviceID', `VF netdev ${netdev} of ${conf.deviceID} not found`, '', CniCode.internal);
   const state: SriovState = {
     deviceID: conf.deviceID, pfName, vfIndex, dpdk, origVf,
@@ -141,9 +143,9 @@ async function addLocked(request: DelegateRequest, located: Located): Promise<un
   const store = new AttachmentState<SriovState>(request);
   await store.write(state);
   const batch = new HostBatch();
-  pfSteps(batch, state, conf, true);
+  pfSteps(batch, state, conf, true, hostNs);
   if (vfLink) {
-    batch.move(vfLink.name, undefined, netns, { newName: ifname, undo: true })
+    batch.move(vfLink.name, hostNs, netns, { newName: ifname, undo: true })
       .writeSysctl(`net/ipv4/conf/${ifname}/arp_notify`, '1', netns).bestEffort()
       .writeSysctl(`net/ipv6/conf/${ifname}/ndisc_notify`, '1', netns).bestEffort();
     if (conf.mac) batch.setMac(ifname, conf.mac, netns, vfLink.mac ?? undefined);
@@ -168,9 +170,7 @@ async function addLocked(request: DelegateRequest, located: Located): Promise<un
     const full: CniResult = { ...ipamResult, cniVersion: '1.1.0', interfaces: result.interfaces ?? [] };
     pointIpsAt(full);
     if (!dpdk) {
-      const configure = new HostBatch();
-      configureIface(request, configure, full, ifname, netns);
-      await host.run(configure).catch((error: unknown) => { throw hostError(request, `failed to set up IPAM plugin type "${ipam}" from the device "${conf.deviceID}"`, error); });
+      await applyIpConfig(request, full, ifname, netns, `failed to set up IPAM plugin type "${ipam}" from the device "${conf.deviceID}"`);
     }
     return formatFor(request, full);
   } catch (error) {
@@ -190,18 +190,18 @@ async function restore(request: DelegateRequest, state: SriovState, netns: strin
     let from: string | undefined = current ? netns : undefined;
     if (!current) {
       // The pod's netns died: the kernel released the VF to the host under the pod's ifname.
-      const released = await host.getLink(ifname);
+      const released = await host.getLink(ifname, request.services.hostNetns);
       if (released && released.kind === null && released.parentDevName === state.deviceID) current = released;
-      else current = await host.getLink(state.origNetdev.name);
+      else current = await host.getLink(state.origNetdev.name, request.services.hostNetns);
       from = undefined;
     }
     if (current) {
-      releaseSteps(batch, state, current, from);
+      releaseSteps(request, batch, state, current, from);
     } else {
       request.services.log.warn(`sriov: VF netdev of ${state.deviceID} is neither in the pod nor in the host; restoring the PF-side settings only`);
     }
   }
-  pfSteps(batch, state, confFromApplied(state), false);
+  pfSteps(batch, state, confFromApplied(state), false, request.services.hostNetns);
   try {
     await host.run(batch);
   } catch (error) {
@@ -219,7 +219,7 @@ async function releaseWithoutState(request: DelegateRequest): Promise<void> {
   const link = await host.getLink(request.invocation.ifname, request.invocation.netns);
   if (!link || link.parentDevName !== deviceID) return;
   const name = `${(location?.pfName ?? 'vf').slice(0, 8)}v${location?.vfIndex ?? 0}`.slice(0, 15);
-  await host.run(new HostBatch().setUp(link.name, false, request.invocation.netns).move(link.name, request.invocation.netns, AGENT_NETNS_PATH, { newName: name }))
+  await host.run(new HostBatch().setUp(link.name, false, request.invocation.netns).move(link.name, request.invocation.netns, hostTarget(request), { newName: name }))
     .catch((error: unknown) => request.services.log.warn(`sriov DEL without state: cannot return ${deviceID}: ${(error as Error).message}`));
 }
 

@@ -87,8 +87,9 @@ export class FakeHostNetwork implements HostNetwork {
     return (ns?.addresses ?? []).filter((a) => a.index === link?.index).map((a) => `${a.address}/${a.prefixLength}`);
   }
 
+  /** Main-table routes. */
   routesOf(netns: string): RouteInfo[] {
-    return this.namespaces.get(netns)?.routes ?? [];
+    return (this.namespaces.get(netns)?.routes ?? []).filter((r) => r.table === 254);
   }
 
   private ns(key: string): FakeNamespace {
@@ -186,7 +187,10 @@ export class FakeHostNetwork implements HostNetwork {
       case 'addAddress': {
         const link = this.find(ns, op.link);
         if (ns.addresses.some((a) => a.index === link.index && a.address === op.address)) throw new StepError(errno.EEXIST, `${op.address} exists`);
-        ns.addresses.push({ index: link.index, address: op.address, prefixLength: op.prefixLength, family: op.address.includes(':') ? 6 : 4 });
+        const family = op.address.includes(':') ? 6 : 4;
+        ns.addresses.push({ index: link.index, address: op.address, prefixLength: op.prefixLength, family });
+        // The kernel's local route for the address (for IPv6: once DAD is over, which the fake skips).
+        ns.routes.push({ family, dst: `${op.address}/${family === 6 ? 128 : 32}`, gw: null, dev: link.name, oif: link.index, table: 255, priority: null, scope: 254, protocol: 2, type: 2, mtu: null, advmss: null });
         return undefined;
       }
       case 'deleteAddress': {
@@ -194,6 +198,7 @@ export class FakeHostNetwork implements HostNetwork {
         const at = ns.addresses.findIndex((a) => a.index === link.index && a.address === op.address);
         if (at < 0) throw new StepError(errno.EADDRNOTAVAIL, `${op.address} not on ${link.name}`);
         ns.addresses.splice(at, 1);
+        ns.routes = ns.routes.filter((r) => !(r.table === 255 && r.dst.startsWith(`${op.address}/`)));
         return undefined;
       }
       case 'addRoute': {
@@ -208,7 +213,7 @@ export class FakeHostNetwork implements HostNetwork {
       }
       case 'deleteRoute': {
         const dst = op.dst === undefined ? (op.family === 6 ? '::/0' : '0.0.0.0/0') : `${op.dst}/${op.dstLength}`;
-        const at = ns.routes.findIndex((r) => r.dst === dst);
+        const at = ns.routes.findIndex((r) => r.dst === dst && r.table === (op.table ?? 254));
         if (at < 0) throw new StepError(errno.ESRCH, `no route ${dst}`);
         ns.routes.splice(at, 1);
         return undefined;
