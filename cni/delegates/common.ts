@@ -49,6 +49,48 @@ export function hostTarget(request: DelegateRequest): string {
   return request.services.hostNetns ?? AGENT_NETNS_PATH;
 }
 
+/**
+ * A delegate from its command handlers. STATUS forwards to IPAM when `statusViaIpam` (host-device,
+ * ipvlan); GC and anything else succeed without doing anything, as in the references.
+ */
+export function defineDelegate(type: string, handlers: {
+  add(request: DelegateRequest): Promise<unknown>;
+  del(request: DelegateRequest): Promise<void>;
+  check(request: DelegateRequest): Promise<void>;
+  statusViaIpam: boolean;
+}): BuiltinDelegate {
+  return {
+    type,
+    async run(request) {
+      switch (request.invocation.command) {
+        case 'ADD':
+          return handlers.add(request);
+        case 'DEL':
+          return handlers.del(request);
+        case 'CHECK':
+          return handlers.check(request);
+        case 'STATUS': {
+          const ipam = ipamType(request);
+          if (handlers.statusViaIpam && ipam) await ipamRun(request, ipam, 'STATUS');
+          return undefined;
+        }
+        case 'VERSION':
+          return versionAnswer(request);
+        default:
+          return undefined;
+      }
+    },
+  };
+}
+
+/** The conf's `dns` in the result (host-device and ipvlan discard IPAM's). */
+export function withConfDns(request: DelegateRequest, result: CniResult): CniResult {
+  const dns = optionalObject(request.conf, 'dns');
+  if (dns) result.dns = dns as CniResult['dns'] & object;
+  else delete result.dns;
+  return result;
+}
+
 // ---- errors ---------------------------------------------------------------------------------------
 
 /** An error that names the network, the key and how to fix it, keeping the cause. */
@@ -79,37 +121,9 @@ export function hostError(request: DelegateRequest, doing: string, cause: unknow
 
 // ---- config reading -------------------------------------------------------------------------------
 
-export function optionalString(request: DelegateRequest, object: JsonObject, key: string, path = key): string | undefined {
-  const value = object[key];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') throw confError(request, path, `must be a string, got ${JSON.stringify(value)}`, `write it as "${String(value)}"`, CniCode.decodeFailure);
-  return value;
-}
-
-export function optionalInteger(request: DelegateRequest, object: JsonObject, key: string, path = key): number | undefined {
-  const value = object[key];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'number' || !Number.isInteger(value)) throw confError(request, path, `must be an integer, got ${JSON.stringify(value)}`, 'write a whole number without quotes', CniCode.decodeFailure);
-  return value;
-}
-
 export function optionalObject(object: JsonObject, key: string): JsonObject | undefined {
   const value = object[key];
   return isJsonObject(value) ? value : undefined;
-}
-
-/** runtimeConfig[key] as a string. */
-export function runtimeString(request: DelegateRequest, key: string): string | undefined {
-  const runtime = optionalObject(request.conf, 'runtimeConfig');
-  return runtime ? optionalString(request, runtime, key, `runtimeConfig.${key}`) : undefined;
-}
-
-const MAC = /^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$/;
-
-/** Go's net.ParseMAC for 6-byte addresses (':' or '-' separated), lower-cased with ':'. */
-export function parseMac(request: DelegateRequest, key: string, value: string): string {
-  if (!MAC.test(value)) throw confError(request, key, `failed to parse MAC address "${value}"`, 'use six hex pairs separated by ":" (e.g. "02:00:00:00:00:01")');
-  return value.toLowerCase().replace(/-/g, ':');
 }
 
 /** CNI_ARGS as key/value pairs; unknown keys fail unless IgnoreUnknown is set, as libcni's LoadArgs. */

@@ -13,8 +13,8 @@ import { CniCode } from '../errors.js';
 import type { CniResult } from '../version.js';
 import {
   AttachmentState, applyIpConfig, checkContainerInterface, checkedIfname, confError, formatFor, hostError, ipamAdd, ipamRollback, ipamRun,
-  hostTarget, ipamType, netnsState, optionalObject, parseConf, pointIpsAt, requireNetns, requirePrevResult, versionAnswer,
-  type BuiltinDelegate, type DelegateRequest,
+  hostTarget, ipamType, netnsState, parseConf, pointIpsAt, requireNetns, requirePrevResult,
+  defineDelegate, withConfDns, type BuiltinDelegate, type DelegateRequest,
 } from './common.js';
 
 /** Where the device came from, so DEL can put it back as it was. */
@@ -95,12 +95,6 @@ function skeleton(request: DelegateRequest, netns: string): CniResult {
   return { cniVersion: '1.1.0', interfaces: [{ name: request.invocation.ifname, sandbox: netns }] };
 }
 
-function withDns(request: DelegateRequest, result: CniResult): CniResult {
-  const dns = optionalObject(request.conf, 'dns');
-  if (dns) result.dns = dns as CniResult['dns'] & object;
-  else delete result.dns;
-  return result;
-}
 
 /**
  * Steps that bring `ifname` (in the pod namespace `podNetns`, or already in the host when undefined)
@@ -148,7 +142,7 @@ async function add(request: DelegateRequest): Promise<unknown> {
   } else {
     await store.write({ hostName: '', mac: null, mtu: 0, up: false, alias: null, dpdk: true });
   }
-  if (!ipam) return formatFor(request, withDns(request, result));
+  if (!ipam) return formatFor(request, withConfDns(request, result));
   let ipamResult: CniResult;
   try {
     ipamResult = await ipamAdd(request, ipam);
@@ -163,7 +157,7 @@ async function add(request: DelegateRequest): Promise<unknown> {
     if (!resolved.dpdk) {
       await applyIpConfig(request, full, ifname, netns, 'failed to configure the interface');
     }
-    return formatFor(request, withDns(request, full));
+    return formatFor(request, withConfDns(request, full));
   } catch (error) {
     await ipamRollback(request, ipam);
     await undoMove(request, moved, netns);
@@ -243,25 +237,4 @@ async function check(request: DelegateRequest): Promise<void> {
   await checkContainerInterface(request, prev, netns);
 }
 
-export const hostDeviceDelegate: BuiltinDelegate = {
-  type: 'host-device',
-  async run(request) {
-    switch (request.invocation.command) {
-      case 'ADD':
-        return add(request);
-      case 'DEL':
-        return del(request);
-      case 'CHECK':
-        return check(request);
-      case 'STATUS': {
-        const ipam = ipamType(request);
-        if (ipam) await ipamRun(request, ipam, 'STATUS');
-        return undefined;
-      }
-      case 'VERSION':
-        return versionAnswer(request);
-      default:
-        return undefined; // GC: the reference does not implement it either
-    }
-  },
-};
+export const hostDeviceDelegate: BuiltinDelegate = defineDelegate('host-device', { add, del, check, statusViaIpam: true });

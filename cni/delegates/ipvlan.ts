@@ -10,8 +10,8 @@ import { CniCode } from '../errors.js';
 import type { CniResult } from '../version.js';
 import {
   applyIpConfig, chainedPrevResult, checkContainerInterface, checkedIfname, confError, formatFor, hostError, ipamAdd, ipamRollback, ipamRun,
-  ipamType, netnsState, optionalObject, parseConf, pointIpsAt, requireNetns, requirePrevResult, versionAnswer,
-  type BuiltinDelegate, type DelegateRequest,
+  ipamType, netnsState, parseConf, pointIpsAt, requireNetns, requirePrevResult,
+  defineDelegate, withConfDns, type BuiltinDelegate, type DelegateRequest,
 } from './common.js';
 
 /** The master: configured, else the chained result's single named interface, else the default-route link. */
@@ -29,12 +29,6 @@ async function masterName(request: DelegateRequest, conf: IpvlanConf, prev: CniR
   return route.dev;
 }
 
-function withDns(request: DelegateRequest, result: CniResult): CniResult {
-  const dns = optionalObject(request.conf, 'dns');
-  if (dns) result.dns = dns as CniResult['dns'] & object;
-  else delete result.dns;
-  return result;
-}
 
 async function add(request: DelegateRequest): Promise<unknown> {
   const conf = parseConf(request, parseIpvlanConf);
@@ -75,7 +69,7 @@ async function add(request: DelegateRequest): Promise<unknown> {
       .writeSysctl(`net/ipv4/conf/${ifname}/arp_notify`, '1', netns).bestEffort()
       .writeSysctl(`net/ipv6/conf/${ifname}/ndisc_notify`, '1', netns).bestEffort();
     await applyIpConfig(request, result, ifname, netns, 'failed to configure the interface', batch);
-    return formatFor(request, withDns(request, result));
+    return formatFor(request, withConfDns(request, result));
   } catch (error) {
     if (leased && ipam) await ipamRollback(request, ipam);
     await host.run(new HostBatch().deleteLink(ifname, netns)).catch(() => undefined);
@@ -106,25 +100,4 @@ async function check(request: DelegateRequest): Promise<void> {
   });
 }
 
-export const ipvlanDelegate: BuiltinDelegate = {
-  type: 'ipvlan',
-  async run(request) {
-    switch (request.invocation.command) {
-      case 'ADD':
-        return add(request);
-      case 'DEL':
-        return del(request);
-      case 'CHECK':
-        return check(request);
-      case 'STATUS': {
-        const ipam = ipamType(request);
-        if (ipam) await ipamRun(request, ipam, 'STATUS');
-        return undefined;
-      }
-      case 'VERSION':
-        return versionAnswer(request);
-      default:
-        return undefined;
-    }
-  },
-};
+export const ipvlanDelegate: BuiltinDelegate = defineDelegate('ipvlan', { add, del, check, statusViaIpam: true });

@@ -14,7 +14,7 @@ import { CniCode } from '../errors.js';
 import type { CniResult } from '../version.js';
 import {
   AttachmentState, applyIpConfig, checkContainerInterface, checkedIfname, cniArgs, confError, formatFor, hostError, ipamAdd, ipamRollback,
-  hostTarget, ipamRun, ipamType, netnsState, parseConf, pointIpsAt, requireNetns, type BuiltinDelegate, type DelegateRequest,
+  hostTarget, ipamRun, ipamType, netnsState, parseConf, pointIpsAt, requireNetns, defineDelegate, type BuiltinDelegate, type DelegateRequest,
 } from './common.js';
 
 /** Everything DEL needs, written before the first change. */
@@ -250,18 +250,5 @@ async function check(request: DelegateRequest): Promise<void> {
   await checkContainerInterface(request, parseResult(prev, typeof request.conf['cniVersion'] === 'string' ? request.conf['cniVersion'] : '1.1.0'), netns);
 }
 
-export const sriovDelegate: BuiltinDelegate = {
-  type: 'sriov',
-  async run(request) {
-    switch (request.invocation.command) {
-      case 'ADD':
-        return add(request);
-      case 'DEL':
-        return del(request);
-      case 'CHECK':
-        return check(request);
-      default:
-        return undefined; // STATUS and GC: sriov-cni registers neither
-    }
-  },
-};
+// STATUS and GC: sriov-cni registers neither, so they succeed without doing anything.
+export const sriovDelegate: BuiltinDelegate = defineDelegate('sriov', { add, del, check, statusViaIpam: false });
