@@ -1,15 +1,16 @@
 // Runs every test tier this machine supports, says why it skips one, and ends with the
 // `N passed, N failed[, N skipped]` line that CI reads. Under CI=true a skipped tier is a failure.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseTapCounts, type TapCounts } from './helpers/tap-counts.js';
+import { tapBin as tapBinIn, tapCommonArgs, tapEnv } from './helpers/tap-runner.js';
 import { tierRequirements, type TierName } from './tier-requirements.js';
 
 const distTestDir = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(distTestDir, '..', '..');
-const tapBin = join(repoRoot, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs');
+const tapBin = tapBinIn(repoRoot);
 const allTiers: TierName[] = ['unit', 'integration', 'e2e', 'lab'];
 
 /** The Node LTS the container image ships (test/runtime-node24, installed by test/setup.sh). */
@@ -32,7 +33,7 @@ function listTestFiles(tier: TierName): string[] {
 
 function runAndCount(command: string, args: string[]): Promise<TapCounts & { exitCode: number }> {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TAP_RCFILE: '/dev/null' } });
+    const child = spawn(command, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...tapEnv } });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => {
       const text = chunk.toString();
@@ -57,7 +58,7 @@ async function runTier(tier: TierName, nodeBinary: string): Promise<TapCounts> {
   }
   const jobs = tier === 'unit' ? 2 : 1;
   const result = await runAndCount(nodeBinary, [
-    tapBin, '--disable-coverage', '--reporter=tap', `--jobs=${jobs}`, `--timeout=${tierTimeouts[tier]}`, ...files,
+    tapBin, ...tapCommonArgs, `--jobs=${jobs}`, `--timeout=${tierTimeouts[tier]}`, ...files,
   ]);
   if (result.exitCode !== 0 && result.failed === 0) result.failed = 1;
   return result;
@@ -92,7 +93,8 @@ async function main(): Promise<void> {
     const runs: { label: string; node: string }[] = [{ label: tier, node: process.execPath }];
     // Unit tests also run on the image's Node, so a runtime upgrade cannot surprise the image.
     if (tier === 'unit') {
-      if (existsSync(imageNode)) runs.push({ label: 'unit on the image Node', node: imageNode });
+      // The image's Node is whatever ^24 the lockfile resolved; say which one ran.
+      if (existsSync(imageNode)) runs.push({ label: `unit on the image Node ${execFileSync(imageNode, ['--version'], { encoding: 'utf8' }).trim()}`, node: imageNode });
       else summary.push('unit on the image Node: SKIPPED — test/runtime-node24 is not installed (test/setup.sh installs it)');
     }
     for (const run of runs) {

@@ -14,15 +14,16 @@ import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { labWorkDir, repoRoot, runsDir } from './lab-paths.js';
+import { kernelRelease, type LabKernel } from './kernel-choice.js';
 import { log, prepareLab, type LabArtifacts } from './prepare.js';
+import { tapBin as tapBinIn, tapCommonArgs, tapEnv } from '../helpers/tap-runner.js';
 
 const startedAt = Date.now();
 const budgetSeconds = Number(process.env['NICPLEX_LAB_TIMEOUT_SECONDS'] ?? 1500);
 /** Time QEMU needs after the guest command stops: power-off, plus the boot before it starts. */
 const bootAndShutdownSeconds = 90;
 const suitesDir = join(repoRoot, 'dist', 'test', 'lab', 'suites');
-// tap's own bin entry (package.json "bin": dist/esm/run.mjs).
-const tapBin = join(repoRoot, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs');
+const tapBin = tapBinIn(repoRoot);
 
 function secondsSince(start: number): string {
   return ((Date.now() - start) / 1000).toFixed(1);
@@ -62,7 +63,7 @@ function packRepo(runDir: string): string {
 }
 
 /** The command the guest's stage2 runs: the tap runner over the compiled suites, from the repo. */
-function writeGuestCommand(runDir: string, suites: string[], guestTimeoutSeconds: number): void {
+function writeGuestCommand(runDir: string, suites: string[], guestTimeoutSeconds: number, kernel: LabKernel): void {
   const suitePaths = suites.map((name) => shellQuote(join('dist', 'test', 'lab', 'suites', name))).join(' ');
   const script = [
     '#!/bin/bash',
@@ -72,11 +73,10 @@ function writeGuestCommand(runDir: string, suites: string[], guestTimeoutSeconds
     'mkdir -p "$repo" && mount -t tmpfs -o size=1500m tmpfs "$repo" && tar -xf "/dev/$disk" -C "$repo" || { echo "unpacking the repo archive failed" >&2; exit 125; }',
     'echo "[lab-guest] $(cut -d" " -f1 /proc/uptime)s repo unpacked into tmpfs" >&2',
     'cd "$repo" || exit 125',
-    // tap forces its ts-node loader into every test process on Node < 22; the suites are compiled JS,
-    // and loading ts-node costs ~10 s per file under TCG. Neutralised in the guest's copy only.
-    'echo "export {};" > node_modules/@tapjs/typescript/dist/esm/import.mjs',
-    'export NICPLEX_LAB_RUN_DIR=/lab NICPLEX_LAB_TOOLS_DIR=/lab/tools TAP_RCFILE=/dev/null',
-    `exec ${shellQuote(process.execPath)} ${shellQuote(tapBin)} --disable-coverage --reporter=tap --jobs=1 --timeout=${guestTimeoutSeconds} ${suitePaths}`,
+    `export NICPLEX_LAB_RUN_DIR=/lab NICPLEX_LAB_TOOLS_DIR=/lab/tools TAP_RCFILE=${shellQuote(tapEnv.TAP_RCFILE)}`,
+    // The kernel prepare resolved for this run: the smoke suite checks that it is what booted.
+    `export NICPLEX_LAB_KERNEL_RELEASE=${shellQuote(kernelRelease(kernel))} NICPLEX_LAB_KERNEL_DEBIAN_VERSION=${shellQuote(kernel.debianVersion)}`,
+    `exec ${shellQuote(process.execPath)} ${shellQuote(tapBin)} ${tapCommonArgs.map(shellQuote).join(' ')} --jobs=1 --timeout=${guestTimeoutSeconds} ${suitePaths}`,
     '',
   ].join('\n');
   writeFileSync(join(runDir, 'guest-command.sh'), script, { mode: 0o755 });
@@ -209,7 +209,8 @@ async function main(): Promise<number> {
     return 1;
   }
   const prepareSeconds = secondsSince(prepareStart);
-  log(`prepared in ${prepareSeconds} s (work dir ${labWorkDir}; ${artifacts.qemuVersion})`);
+  log(`prepared in ${prepareSeconds} s (work dir ${labWorkDir}; kernel ${kernelRelease(artifacts.kernel)} ${artifacts.kernel.debianVersion}; ${artifacts.qemuVersion})`);
+  console.log(`# lab kernel ${kernelRelease(artifacts.kernel)} (Debian ${artifacts.kernel.debianVersion}), ${artifacts.qemuVersion}`);
 
   const runDir = join(runsDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}`);
   mkdirSync(join(runDir, 'tools'), { recursive: true });
@@ -222,7 +223,7 @@ async function main(): Promise<number> {
   }
   const debugScript = process.env['NICPLEX_LAB_GUEST_SCRIPT'];
   if (debugScript) copyFileSync(debugScript, join(runDir, 'guest-command.sh'));
-  else writeGuestCommand(runDir, suites, guestTimeoutSeconds);
+  else writeGuestCommand(runDir, suites, guestTimeoutSeconds, artifacts.kernel);
   const packStart = Date.now();
   const archive = packRepo(runDir);
   log(`packed the repo for the guest in ${secondsSince(packStart)} s (${(statSync(archive).size / 2 ** 20).toFixed(0)} MiB)`);

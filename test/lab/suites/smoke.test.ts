@@ -1,13 +1,18 @@
-// Proves the lab itself: the pinned Debian kernel booted, the suite runs as root with the repo,
+// Proves the lab itself: the kernel the host resolved for this run booted, the suite runs as root with the repo,
 // node and node_modules visible, and the native addon loads and talks rtnetlink to this kernel.
 import t from 'tap';
+import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { createDummy, getLink, listLinks } from '../../../native/index.js';
-import { kernelRelease } from '../lab-paths.js';
 import { addNetns, deleteNetns, ipLink, notInLabReason } from './lab-guest.js';
 
-t.test('the guest runs the pinned Debian kernel as root', { skip: notInLabReason }, async (t) => {
-  t.equal(release(), kernelRelease);
+t.test('the guest runs the Debian kernel the host resolved for this run, as root', { skip: notInLabReason }, async (t) => {
+  const expectedRelease = process.env['NICPLEX_LAB_KERNEL_RELEASE'];
+  const expectedVersion = process.env['NICPLEX_LAB_KERNEL_DEBIAN_VERSION'];
+  t.ok(expectedRelease && expectedVersion, 'the host passed the resolved kernel (NICPLEX_LAB_KERNEL_RELEASE, NICPLEX_LAB_KERNEL_DEBIAN_VERSION)');
+  t.equal(release(), expectedRelease);
+  // Debian's /proc/version ends with "Debian <version> (<date>)".
+  t.match(readFileSync('/proc/version', 'utf8'), ` Debian ${expectedVersion ?? '(unset)'} `);
   t.equal(process.getuid?.(), 0);
 });
 
