@@ -185,6 +185,8 @@ async function restore(request: DelegateRequest, state: SriovState, netns: strin
   const { host } = request.services;
   const ifname = request.invocation.ifname;
   const batch = new HostBatch();
+  // PF side first: once the admin MAC is back, an untrusted VF may take its own MAC back too.
+  pfSteps(batch, state, confFromApplied(state), false, request.services.hostNetns);
   if (!state.dpdk && state.origNetdev) {
     let current: LinkInfo | null = netns ? await host.getLink(ifname, netns) : null;
     let from: string | undefined = current ? netns : undefined;
@@ -201,7 +203,6 @@ async function restore(request: DelegateRequest, state: SriovState, netns: strin
       request.services.log.warn(`sriov: VF netdev of ${state.deviceID} is neither in the pod nor in the host; restoring the PF-side settings only`);
     }
   }
-  pfSteps(batch, state, confFromApplied(state), false, request.services.hostNetns);
   try {
     await host.run(batch);
   } catch (error) {
