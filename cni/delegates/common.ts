@@ -26,6 +26,8 @@ export interface DelegateServices {
    * the agent's own. Tests point it at a private namespace.
    */
   hostNetns?: string | undefined;
+  /** sriov-cni's cache directory (/var/lib/cni/sriov): DEL takes over VFs the Go binary attached. */
+  sriovCniCacheDir?: string | undefined;
   /** Serializes work on one key (an attachment, a VF) within this process. */
   lock<T>(key: string, work: () => Promise<T>): Promise<T>;
 }

@@ -40,6 +40,8 @@ export interface RegistryOptions {
   stateDir: string;
   /** The namespace treated as the host (default: the agent's own). */
   hostNetns?: string;
+  /** sriov-cni's cache directory, read by DEL when nicplex has no state of its own (default /var/lib/cni/sriov). */
+  sriovCniCacheDir?: string;
   log?: Logger;
   /** Types to run in-process (default: all three). */
   enabled?: readonly string[];
@@ -57,6 +59,7 @@ export class DelegateRegistry implements InProcessDelegates {
       sysfsRoot: options.sysfsRoot ?? '/sys',
       stateDir: options.stateDir,
       hostNetns: options.hostNetns,
+      sriovCniCacheDir: options.sriovCniCacheDir ?? '/var/lib/cni/sriov',
       log: options.log ?? silentLogger,
       lock: (key, work) => locks.with(key, work),
     };

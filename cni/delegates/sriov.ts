@@ -6,6 +6,8 @@
 // step is undone if a later one fails; DEL restores every field ADD changed and returns the VF to the
 // host, also when the netns is gone (the kernel then released the VF to the host under the pod ifname),
 // when CNI_NETNS is empty, and when it runs twice.
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseSriovConf, type SriovConf } from '../../config/delegates/sriov.js';
 import {
   HostBatch, isUserspaceDriver, locateVf, pciDeviceExists, pciDriver, pciNetdevs, type LinkInfo, type VfConfig, type VfInfo,
@@ -209,6 +211,7 @@ async function restore(request: DelegateRequest, state: SriovState, netns: strin
     throw hostError(request, `failed to return VF ${state.deviceID} to the host`, error, 'DEL can be retried; the saved state is kept');
   }
   await new AttachmentState<SriovState>(request).remove();
+  if (request.services.sriovCniCacheDir) await rm(join(request.services.sriovCniCacheDir, `${request.invocation.containerId}-${request.invocation.ifname}`), { force: true });
 }
 
 /** Without a state file: return a VF netdev the pod still holds (by its PCI parent), best effort. */
@@ -224,9 +227,42 @@ async function releaseWithoutState(request: DelegateRequest): Promise<void> {
     .catch((error: unknown) => request.services.log.warn(`sriov DEL without state: cannot return ${deviceID}: ${(error as Error).message}`));
 }
 
+/** sriov-cni's own cache (`<dir>/<containerID>-<ifname>`), so DEL can take over a VF the Go binary attached. */
+async function stateFromSriovCni(request: DelegateRequest): Promise<SriovState | undefined> {
+  const dir = request.services.sriovCniCacheDir;
+  if (!dir) return undefined;
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(await readFile(join(dir, `${request.invocation.containerId}-${request.invocation.ifname}`), 'utf8')) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  const orig = (raw['OrigVfState'] ?? {}) as Record<string, unknown>;
+  const num = (value: unknown) => (typeof value === 'number' ? value : 0);
+  const str = (value: unknown) => (typeof value === 'string' ? value : '');
+  if (!str(raw['deviceID']) || !str(raw['Master']) || typeof raw['VFID'] !== 'number') return undefined;
+  const applied: VfConfig = {};
+  if (typeof raw['vlan'] === 'number') Object.assign(applied, { vlan: raw['vlan'], qos: num(raw['vlanQoS']), vlanProto: str(raw['vlanProto']).toLowerCase() === '802.1ad' ? '802.1ad' : '802.1Q' });
+  if (str(raw['MAC'])) applied.mac = str(raw['MAC']).toLowerCase();
+  if (typeof raw['min_tx_rate'] === 'number' || typeof raw['max_tx_rate'] === 'number') Object.assign(applied, { minTxRate: num(raw['min_tx_rate']), maxTxRate: num(raw['max_tx_rate']) });
+  if (str(raw['spoofchk'])) applied.spoofchk = raw['spoofchk'] === 'on';
+  if (str(raw['trust'])) applied.trust = raw['trust'] === 'on';
+  if (str(raw['link_state'])) applied.linkState = raw['link_state'] as VfConfig['linkState'] & string;
+  return {
+    deviceID: str(raw['deviceID']), pfName: str(raw['Master']), vfIndex: raw['VFID'], dpdk: false,
+    origVf: {
+      vf: raw['VFID'], mac: str(orig['AdminMAC']) || ZERO_MAC, vlan: num(orig['Vlan']), qos: num(orig['VlanQoS']),
+      vlanProto: num(orig['VlanProto']) === 0x88a8 ? '802.1ad' : '802.1Q', spoofchk: orig['SpoofChk'] === true, trust: orig['Trust'] === true,
+      linkState: (['auto', 'enable', 'disable'] as const)[num(orig['LinkState'])] ?? 'auto', minTxRate: num(orig['MinTxRate']), maxTxRate: num(orig['MaxTxRate']),
+    },
+    origNetdev: str(orig['HostIFName']) ? { name: str(orig['HostIFName']), mac: str(orig['EffectiveMAC']) || null, mtu: num(orig['MTU']) } : null,
+    applied, netdevMacSet: applied.mac !== undefined,
+  };
+}
+
 async function del(request: DelegateRequest): Promise<void> {
   const store = new AttachmentState<SriovState>(request);
-  const state = await store.read();
+  const state = (await store.read()) ?? (await stateFromSriovCni(request));
   const ipam = ipamType(request);
   if (ipam) await ipamRun(request, ipam, 'DEL');
   if (!state) {

@@ -44,7 +44,7 @@ export function delegateHarness(sysfs: FakeHostDescription = {}): Harness {
   const host = new FakeHostNetwork();
   host.addNamespace(POD_NETNS);
   const ipam = new FakeIpam();
-  const registry = new DelegateRegistry({ host, sysfsRoot: fake.sysfsRoot, stateDir });
+  const registry = new DelegateRegistry({ host, sysfsRoot: fake.sysfsRoot, stateDir, sriovCniCacheDir: join(stateDir, 'sriov-cni') });
   return {
     host, ipam, registry, sysfsRoot: fake.sysfsRoot, stateDir,
     call: (type, command, conf, opts = {}) => registry.run({

@@ -170,3 +170,20 @@ t.test('DEL without state: a VF still in the pod (by its PCI parent) is returned
   tt.same(h.host.namespaces.get(POD_NETNS)?.links, [], 'VF left the pod');
   tt.ok(h.host.link('', 'enp3s0v0'), 'under a name derived from the PF and VF index');
 });
+
+t.test('DEL takes over a VF that sriov-cni attached, from sriov-cni\'s own cache file', async (tt) => {
+  const h = setup(tt);
+  // What sriov-cni v2.10.0 leaves: the VF configured through the PF and moved into the pod as net1.
+  Object.assign(h.host.link('', 'enp3s0')!.vfs[0]!, { mac: '02:44:44:44:44:44', vlan: 42, trust: true });
+  await h.host.run(new (await import('../../native/index.js')).HostBatch().move('enp3s0v0', undefined, POD_NETNS, { newName: 'net1' }));
+  const { mkdirSync, writeFileSync } = await import('node:fs');
+  mkdirSync(join(h.stateDir, 'sriov-cni'), { recursive: true });
+  writeFileSync(join(h.stateDir, 'sriov-cni', 'c0ffee-net1'), JSON.stringify({
+    cniVersion: '1.0.0', name: 'testnet', type: 'sriov', ipam: {}, deviceID: VF0, VFID: 0, Master: 'enp3s0', MAC: '02:44:44:44:44:44', vlan: 42, vlanQoS: 0, vlanProto: '802.1q', trust: 'on',
+    OrigVfState: { HostIFName: 'enp3s0v0', SpoofChk: true, Trust: false, AdminMAC: '02:11:11:11:11:11', EffectiveMAC: '02:22:22:22:22:22', Vlan: 0, VlanQoS: 0, VlanProto: 33024, MinTxRate: 0, MaxTxRate: 0, LinkState: 0, MTU: 1500 },
+  }));
+  await h.call('sriov', 'DEL', { deviceID: VF0 });
+  tt.same(h.host.link('', 'enp3s0')!.vfs[0], { ...ORIGINAL, vf: 0 }, 'VLAN, admin MAC and trust restored');
+  tt.equal(h.host.link('', 'enp3s0v0')?.mac, '02:22:22:22:22:22', 'the VF netdev is back under its host name');
+  tt.same(readdirSync(join(h.stateDir, 'sriov-cni')), [], 'sriov-cni\'s cache file removed');
+});
