@@ -145,20 +145,35 @@ async function addLocked(request: DelegateRequest, located: Located): Promise<un
   const store = new AttachmentState<SriovState>(request);
   await store.write(state);
   const batch = new HostBatch();
+  // The netdev MAC first, while no admin MAC is set: drivers such as igb refuse an untrusted VF's own
+  // MAC change once the PF has set one, even to the same value.
+  if (vfLink && conf.mac && vfLink.mac?.toLowerCase() !== conf.mac) batch.setMac(vfLink.name, conf.mac, hostNs, vfLink.mac ?? undefined).bestEffort();
   pfSteps(batch, state, conf, true, hostNs);
   if (vfLink) {
     batch.move(vfLink.name, hostNs, netns, { newName: ifname, undo: true })
       .writeSysctl(`net/ipv4/conf/${ifname}/arp_notify`, '1', netns).bestEffort()
-      .writeSysctl(`net/ipv6/conf/${ifname}/ndisc_notify`, '1', netns).bestEffort();
-    if (conf.mac) batch.setMac(ifname, conf.mac, netns, vfLink.mac ?? undefined);
-    batch.writeSysctl(`net/ipv6/conf/${ifname}/optimistic_dad`, '1', netns).bestEffort()
-      .setUp(ifname, true, netns, false);
+      .writeSysctl(`net/ipv6/conf/${ifname}/ndisc_notify`, '1', netns).bestEffort()
+      .getLink(ifname, netns);
   }
+  const doing = vfLink ? `failed to set up pod interface "${ifname}" from the device "${conf.deviceID}"` : `failed to configure VF "${conf.deviceID}"`;
+  let inPod: LinkInfo | undefined;
   try {
-    await host.run(batch);
+    inPod = (await host.run(batch)).at(-1) as LinkInfo | undefined;
   } catch (error) {
     await store.remove();
-    throw hostError(request, vfLink ? `failed to set up pod interface "${ifname}" from the device "${conf.deviceID}"` : `failed to configure VF "${conf.deviceID}"`, error);
+    throw hostError(request, doing, error);
+  }
+  if (vfLink) {
+    // In the pod: the MAC if the driver did not take it before, optimistic DAD, link up.
+    const finish = new HostBatch();
+    if (conf.mac && inPod?.mac?.toLowerCase() !== conf.mac) finish.setMac(ifname, conf.mac, netns);
+    finish.writeSysctl(`net/ipv6/conf/${ifname}/optimistic_dad`, '1', netns).bestEffort().setUp(ifname, true, netns, false);
+    try {
+      await host.run(finish);
+    } catch (error) {
+      await restore(request, state, netns).catch((restoreError: unknown) => request.services.log.error(`sriov rollback of ${conf.deviceID}: ${(restoreError as Error).message}`));
+      throw hostError(request, doing, error);
+    }
   }
   const mac = conf.mac ?? (vfLink ? vfLink.mac ?? undefined : origVf.mac !== ZERO_MAC ? origVf.mac : undefined);
   const result: CniResult = { cniVersion: '1.1.0', interfaces: [{ name: ifname, ...(mac ? { mac } : {}), mtu: vfLink ? vfLink.mtu : pf.mtu, sandbox: netns }] };

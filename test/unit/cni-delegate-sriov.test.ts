@@ -187,3 +187,12 @@ t.test('DEL takes over a VF that sriov-cni attached, from sriov-cni\'s own cache
   tt.equal(h.host.link('', 'enp3s0v0')?.mac, '02:22:22:22:22:22', 'the VF netdev is back under its host name');
   tt.same(readdirSync(join(h.stateDir, 'sriov-cni')), [], 'sriov-cni\'s cache file removed');
 });
+
+t.test('an untrusted VF whose driver refuses its own MAC change once the PF set one (igb) still gets the MAC', async (tt) => {
+  const h = setup(tt);
+  // igb: after IFLA_VF_MAC, the VF's own MAC change is refused unless the VF is trusted.
+  h.host.failWhen = (op) => (op.op === 'setLink' && op.mac !== undefined && h.host.link('', 'enp3s0')!.vfs[0]!.mac !== ORIGINAL.mac ? 99 : undefined);
+  await h.call('sriov', 'ADD', { deviceID: VF0, mac: '02:55:55:55:55:55', trust: 'off' });
+  tt.equal(h.host.link(POD_NETNS, 'net1')?.mac, '02:55:55:55:55:55', 'netdev MAC');
+  tt.equal(h.host.link('', 'enp3s0')!.vfs[0]!.mac, '02:55:55:55:55:55', 'admin MAC');
+});
