@@ -52,8 +52,8 @@ export function hostTarget(request: DelegateRequest): string {
 }
 
 /**
- * A delegate from its command handlers. STATUS forwards to IPAM when `statusViaIpam` (host-device,
- * ipvlan); GC and anything else succeed without doing anything, as in the references.
+ * A delegate from its command handlers. STATUS forwards to IPAM when `statusViaIpam`; GC and anything
+ * else succeed without doing anything, as in the references.
  */
 export function defineDelegate(type: string, handlers: {
   add(request: DelegateRequest): Promise<unknown>;

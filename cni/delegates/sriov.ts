@@ -302,5 +302,5 @@ async function check(request: DelegateRequest): Promise<void> {
   await checkContainerInterface(request, parseResult(prev, typeof request.conf['cniVersion'] === 'string' ? request.conf['cniVersion'] : '1.1.0'), netns);
 }
 
-// STATUS and GC: sriov-cni registers neither, so they succeed without doing anything.
-export const sriovDelegate: BuiltinDelegate = defineDelegate('sriov', { add, del, check, statusViaIpam: false });
+// STATUS forwards to IPAM like the other two (sriov-cni registers no STATUS and answers success); GC succeeds.
+export const sriovDelegate: BuiltinDelegate = defineDelegate('sriov', { add, del, check, statusViaIpam: true });

@@ -196,3 +196,10 @@ t.test('an untrusted VF whose driver refuses its own MAC change once the PF set 
   tt.equal(h.host.link(POD_NETNS, 'net1')?.mac, '02:55:55:55:55:55', 'netdev MAC');
   tt.equal(h.host.link('', 'enp3s0')!.vfs[0]!.mac, '02:55:55:55:55:55', 'admin MAC');
 });
+
+t.test('STATUS forwards to IPAM; GC succeeds without doing anything', async (tt) => {
+  const h = setup(tt);
+  await h.call('sriov', 'STATUS', { cniVersion: '1.1.0', deviceID: VF0, ipam: { type: 'host-local' } });
+  await h.call('sriov', 'GC', { cniVersion: '1.1.0', deviceID: VF0, ipam: { type: 'host-local' } });
+  tt.same(h.ipam.commands(), ['host-local:STATUS']);
+});
