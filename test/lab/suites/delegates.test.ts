@@ -4,13 +4,15 @@
 // on vfio-pci; host-device with an igb VF by PCI address; every VF attribute through the sriov
 // delegate on netdevsim. After DEL each PF's `ip -d link` VF list is what it was before ADD.
 import t from 'tap';
-import { mkdtempSync, readlinkSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { DelegateRegistry } from '../../../cni/delegates/registry.js';
 import { ExecPluginExecutor } from '../../../cni/exec.js';
 import { createDummy, nativeHostNetwork, setLinkUp } from '../../../native/index.js';
 import { buildFakeHost } from '../../helpers/fake-sysfs.js';
+import { cliPath } from '../../helpers/paths.js';
 import {
   addNetns, bindPciDriver, deleteNetns, ipJson, ipLink, modprobe, netdevsOf, notInLabReason, pciFunctionsById, pings, readSysfs, waitFor,
   writeSysfs, type IpLink, type PciFunction,
@@ -115,6 +117,45 @@ t.test('sriov kernel mode on igb VFs: VLAN, MAC, spoofchk, trust through the PF;
   for (const [index, pod] of [pods.a, pods.b].entries()) await call(reg, 'sriov', 'DEL', pod, confs[index]!);
   tt.same(vfList(igbPf), before, 'ip -d link of the PF: every VF attribute as before ADD');
   tt.same([netdevsOf(igbVfs[0]!.dir)[0], netdevsOf(igbVfs[1]!.dir)[0]], names, 'both VF netdevs back under their names');
+});
+
+t.test('whole thin-mode path: nicplex cni, two pods each with a sriov NAD on an igb VF from the device pool, traffic, DEL restores', { skip: notInLabReason }, async (tt) => {
+  await igbSetup();
+  addNetns(pods.a);
+  addNetns(pods.b);
+  tt.teardown(() => [pods.a, pods.b].forEach(deleteNetns));
+  const dir = mkdtempSync(join(tmpdir(), 'npx-lab-thin-'));
+  mkdirSync(join(dir, 'nads'));
+  for (const [name, address] of [['sriov-a', '10.85.0.1/24'], ['sriov-b', '10.85.0.2/24']]) {
+    writeFileSync(join(dir, 'nads', `${name}.json`), JSON.stringify({
+      apiVersion: 'k8s.cni.cncf.io/v1', kind: 'NetworkAttachmentDefinition',
+      metadata: { name, namespace: 'default', annotations: { 'k8s.v1.cni.cncf.io/resourceName': 'intel.com/igb_vf' } },
+      spec: { config: JSON.stringify({ cniVersion: '1.0.0', name, type: 'sriov', vlan: 101, spoofchk: 'on', ipam: staticIpam(address!) }) },
+    }));
+  }
+  const conf = JSON.stringify({
+    cniVersion: '1.0.0', name: 'nicplex', type: 'nicplex', cniDir: join(dir, 'cache'), binDir: '/usr/lib/cni', delegateStateDir: join(dir, 'state'),
+    standalone: { nadDir: join(dir, 'nads'), allocationDir: join(dir, 'alloc'), devicePools: { 'intel.com/igb_vf': [igbVfs[0]!.address, igbVfs[1]!.address] } },
+    delegates: [{ cniVersion: '1.0.0', name: 'lo', type: 'loopback' }],
+  });
+  const before = vfList(igbPf);
+  const names = [netdevsOf(igbVfs[0]!.dir)[0], netdevsOf(igbVfs[1]!.dir)[0]];
+  const cni = (command: string, pod: string, network: string) => {
+    const result = spawnSync(process.execPath, [cliPath, 'cni'], {
+      input: conf, encoding: 'utf8', timeout: 120_000,
+      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: command, CNI_CONTAINERID: `thin-${pod}`, CNI_NETNS: podPath(pod), CNI_IFNAME: 'eth0', CNI_PATH: '/usr/lib/cni', CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${pod};NICPLEX_NETWORKS=${network}` },
+    });
+    tt.equal(result.status, 0, `nicplex cni ${command} ${pod}: ${result.stdout}${result.stderr.slice(-500)}`);
+  };
+  cni('ADD', pods.a, 'sriov-a@net1');
+  cni('ADD', pods.b, 'sriov-b@net1');
+  tt.match((ipJson<IpLink[]>(['-d', 'link', 'show', 'dev', igbPf])[0]?.vfinfo_list ?? []).slice(0, 2), [{ vlan_list: [{ vlan: 101 }] }, { vlan_list: [{ vlan: 101 }] }], 'both VFs on VLAN 101');
+  await waitFor('both VFs up', () => ipLink('net1', pods.a).operstate === 'UP' && ipLink('net1', pods.b).operstate === 'UP', 20_000);
+  tt.ok(pings(pods.a, '10.85.0.2') || pings(pods.a, '10.85.0.2'), 'pod A reaches pod B through the NIC');
+  cni('DEL', pods.a, 'sriov-a@net1');
+  cni('DEL', pods.b, 'sriov-b@net1');
+  tt.same(vfList(igbPf), before, 'every VF attribute as before');
+  tt.same([netdevsOf(igbVfs[0]!.dir)[0], netdevsOf(igbVfs[1]!.dir)[0]], names, 'VF netdevs back under their names');
 });
 
 t.test('sriov DPDK mode: a VF on vfio-pci gets PF-side attributes only; the IPAM result is returned', { skip: notInLabReason }, async (tt) => {
