@@ -6,6 +6,7 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readlinkSync, writeFileSync } from 'node:fs';
+import { median } from '../../bench/bench-stats.js';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { DelegateRegistry } from '../../../cni/delegates/registry.js';
@@ -14,7 +15,7 @@ import { createDummy, nativeHostNetwork, setLinkUp } from '../../../native/index
 import { buildFakeHost } from '../../helpers/fake-sysfs.js';
 import { cliPath } from '../../helpers/paths.js';
 import {
-  addNetns, bindPciDriver, deleteNetns, ipJson, ipLink, modprobe, netdevsOf, notInLabReason, pciFunctionsById, pings, readSysfs, waitFor,
+  addNetns, bindPciDriver, deleteNetns, ipJson, labRunDir, ipLink, modprobe, netdevsOf, notInLabReason, pciFunctionsById, pings, readSysfs, waitFor,
   writeSysfs, type IpLink, type PciFunction,
 } from './lab-guest.js';
 
@@ -68,6 +69,49 @@ for (const [index, mode] of (['l2', 'l3', 'l3s'] as const).entries()) {
     tt.same(ipJson<IpLink[]>(['link', 'show'], pods.a).map((link) => link.ifname), ['lo'], 'the ipvlan is gone from pod A');
   });
 }
+
+t.test('benchmark: ipvlan ADD+DEL, built-in in this process vs exec\'ing /usr/lib/cni/ipvlan (recorded, TCG)', { skip: notInLabReason }, async (tt) => {
+  modprobe('dummy', 'ipvlan');
+  // The VM's own namespace is the host here (the VM is disposable), so neither side pays for `ip netns exec`.
+  tt.teardown(() => {
+    deleteNetns(pods.a);
+    spawnSync('ip', ['link', 'del', 'npxbench0']);
+  });
+  addNetns(pods.a);
+  await createDummy({ name: 'npxbench0' });
+  await setLinkUp('npxbench0', true);
+  const reg = registry();
+  const conf = { cniVersion: '1.0.0', name: 'lab-ipvlan', type: 'ipvlan', master: 'npxbench0', mode: 'l2', ipam: staticIpam('10.86.0.1/24') };
+  const env = (command: string) => ({ PATH: '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: command, CNI_CONTAINERID: 'bench', CNI_NETNS: podPath(pods.a), CNI_IFNAME: 'net1', CNI_PATH: '/usr/lib/cni' });
+  const samples = { builtin: [] as number[], reference: [] as number[] };
+  const time = async (work: () => Promise<unknown> | unknown) => {
+    const started = process.hrtime.bigint();
+    await work();
+    return Number(process.hrtime.bigint() - started) / 1e6;
+  };
+  for (let round = -2; round < 10; round++) {
+    const builtin = await time(async () => {
+      await call(reg, 'ipvlan', 'ADD', pods.a, conf);
+      await call(reg, 'ipvlan', 'DEL', pods.a, conf);
+    });
+    const reference = await time(() => {
+      for (const command of ['ADD', 'DEL']) {
+        const result = spawnSync('/usr/lib/cni/ipvlan', [], { input: JSON.stringify(conf), encoding: 'utf8', env: env(command) });
+        if (result.status !== 0) throw new Error(`reference ipvlan ${command}: ${result.stdout}`);
+      }
+    });
+    if (round < 0) continue;
+    samples.builtin.push(builtin);
+    samples.reference.push(reference);
+  }
+  const row = { case: 'ipvlan ADD+DEL (static IPAM), lab VM under TCG: built-in in a long-running process vs exec of /usr/lib/cni/ipvlan', nicplex_ms: median(samples.builtin), reference_ms: median(samples.reference), ratio: median(samples.builtin) / median(samples.reference), goal: 0.25 };
+  tt.comment(JSON.stringify(row));
+  if (labRunDir) {
+    mkdirSync(join(labRunDir, 'bench-results'), { recursive: true });
+    writeFileSync(join(labRunDir, 'bench-results', 'delegates-ipvlan.json'), `${JSON.stringify({ summary: [row], samples }, null, 2)}\n`);
+  }
+  tt.equal(samples.builtin.length, 10);
+});
 
 let igbPf = '';
 const igbVfs: PciFunction[] = [];
