@@ -5,7 +5,7 @@
 // netns (veth ends stand in for host devices) so the root netns stays untouched.
 // Writes bench-results/delegates.json with a `summary` of {case, nicplex_ms, reference_ms, ratio, goal}.
 // Usage: node dist/test/bench/delegates.bench.js [--rounds N]
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,22 +15,13 @@ import { ExecPluginExecutor } from '../../cni/exec.js';
 import { nativeHostNetwork } from '../../native/index.js';
 import { cliPath, repoRoot } from '../helpers/paths.js';
 import { latencyStats, median, numberArgument } from './bench-stats.js';
+import { runTimed } from './bench-process.js';
 
 const PLUGINS = '/usr/lib/cni';
 const rounds = numberArgument('--rounds', 30);
 const tag = `npxbd${process.pid % 100000}`;
 const devices = { builtin: 'bdev0', reference: 'bdev1', thin: 'bdev2' } as const;
 
-function run(binary: string, args: string[], env: Record<string, string>, stdin: string): Promise<{ code: number; stdout: string; ms: number }> {
-  const started = process.hrtime.bigint();
-  return new Promise((resolve) => {
-    const child = spawn(binary, args, { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env }, stdio: ['pipe', 'pipe', 'ignore'] });
-    let stdout = '';
-    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, ms: Number(process.hrtime.bigint() - started) / 1e6 }));
-    child.stdin.end(stdin);
-  });
-}
 
 async function timed(work: () => Promise<unknown>): Promise<number> {
   const started = process.hrtime.bigint();
@@ -50,7 +41,7 @@ async function inner(dir: string, pods: Record<keyof typeof devices, string>): P
     type: 'host-device', command, containerId: 'bench', netns: `/var/run/netns/${pods.builtin}`, ifname: 'net1', cniArgs: '', stdin: conf(devices.builtin, withIpam),
   }, exec);
   const referenceCall = async (command: string, withIpam: boolean) => {
-    const result = await run(join(PLUGINS, 'host-device'), [], env(command, pods.reference), JSON.stringify(conf(devices.reference, withIpam)));
+    const result = await runTimed(join(PLUGINS, 'host-device'), [], env(command, pods.reference), JSON.stringify(conf(devices.reference, withIpam)));
     if (result.code !== 0) throw new Error(`reference host-device ${command} failed: ${result.stdout}`);
   };
   const thinConf = JSON.stringify({
@@ -58,7 +49,7 @@ async function inner(dir: string, pods: Record<keyof typeof devices, string>): P
     delegates: [conf(devices.thin, true)],
   });
   const thinCall = async (command: string) => {
-    const result = await run(process.execPath, [cliPath, 'cni'], env(command, pods.thin, 'eth0'), thinConf);
+    const result = await runTimed(process.execPath, [cliPath, 'cni'], env(command, pods.thin, 'eth0'), thinConf);
     if (result.code !== 0) throw new Error(`nicplex cni ${command} failed: ${result.stdout}`);
   };
   const rows: Row[] = [];
