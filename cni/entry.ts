@@ -6,7 +6,8 @@ import type { ClusterApi } from './cluster.js';
 import type { ClaimAllocation } from './dra-devices.js';
 import { cmdAdd, cmdCheck, cmdDel, cmdGc, cmdStatus, standaloneNetworksFrom, type CommandDeps } from './commands.js';
 import { CniCode, CniError, asCniError } from './errors.js';
-import { ExecPluginExecutor } from './exec.js';
+import { ExecPluginExecutor, type PluginExecutor } from './exec.js';
+import { RoutingExecutor, lazyDelegates, type InProcessDelegates } from './delegates/routing.js';
 import { createLogger, type Logger } from './log.js';
 import { NETWORKS_ANNOTATION } from './annotation.js';
 import { readRequest, type CniRequest } from './request.js';
@@ -17,6 +18,11 @@ export interface CniRunOptions {
   stdin: string;
   /** Test seams: replace the delegate executor, the cluster API or the device source. */
   overrides?: Partial<Pick<CommandDeps, 'executor' | 'clusterApi' | 'podDevices' | 'log'>>;
+  /**
+   * In-process delegates built by a long-running process (the agent) and shared by its requests;
+   * absent = built lazily for this one call from the conf's builtinDelegates.
+   */
+  delegates?: InProcessDelegates;
 }
 
 export interface CniRunOutcome { exitCode: number; stdout: string }
@@ -37,7 +43,17 @@ function parseStdin(text: string): Record<string, unknown> {
   return raw as Record<string, unknown>;
 }
 
-function buildDeps(request: CniRequest, conf: MultusNetConf, log: Logger, overrides: CniRunOptions['overrides']): CommandDeps {
+/** Built-in delegate types in-process, everything else (and IPAM) exec'd from binDir then CNI_PATH. */
+export function delegateExecutor(request: CniRequest, conf: MultusNetConf, log: Logger, delegates?: InProcessDelegates): PluginExecutor {
+  const exec = new ExecPluginExecutor([conf.binDir, ...request.cniPath], conf.delegateTimeoutSeconds * 1000);
+  const inProcess = delegates ?? lazyDelegates(conf.builtinDelegates, async () => {
+    const { DelegateRegistry } = await import('./delegates/registry.js');
+    return new DelegateRegistry({ stateDir: conf.delegateStateDir, log, enabled: conf.builtinDelegates });
+  });
+  return new RoutingExecutor(inProcess, exec);
+}
+
+function buildDeps(request: CniRequest, conf: MultusNetConf, log: Logger, overrides: CniRunOptions['overrides'], delegates?: InProcessDelegates): CommandDeps {
   let apiPromise: Promise<ClusterApi | undefined> | undefined;
   const standaloneNetworks = conf.standalone ? standaloneNetworksFrom(request, conf) : undefined;
   const clusterApi = (): Promise<ClusterApi | undefined> => {
@@ -61,7 +77,7 @@ function buildDeps(request: CniRequest, conf: MultusNetConf, log: Logger, overri
   return {
     conf,
     log,
-    executor: overrides?.executor ?? new ExecPluginExecutor([conf.binDir, ...request.cniPath], conf.delegateTimeoutSeconds * 1000),
+    executor: overrides?.executor ?? delegateExecutor(request, conf, log, delegates),
     clusterApi: overrides?.clusterApi ?? clusterApi,
     podDevices: overrides?.podDevices ?? (async (pod) => {
       const { podDevicesFromKubelet } = await import('./pod-devices.js');
@@ -107,7 +123,7 @@ export async function runCni(options: CniRunOptions): Promise<CniRunOutcome> {
       // Runtimes without Kubernetes may send no K8S_POD_* args; the container is then its own "pod".
       request.pod = { namespace: 'default', name: request.containerId.slice(0, 63).toLowerCase(), uid: '', infraContainerId: request.containerId };
     }
-    const deps = buildDeps(request, conf, log, options.overrides);
+    const deps = buildDeps(request, conf, log, options.overrides, options.delegates);
     switch (request.command) {
       case 'ADD':
         return { exitCode: 0, stdout: `${JSON.stringify(await cmdAdd(request, deps))}\n` };

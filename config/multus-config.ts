@@ -49,7 +49,14 @@ export interface MultusNetConf {
   delegateTimeoutSeconds: number;
   podLookupTimeoutMs: number;
   standalone?: StandaloneConf | undefined;
+  /** Delegate types run in-process (sriov, host-device, ipvlan); a type left out is exec'd as a binary. */
+  builtinDelegates: BuiltinDelegateType[];
+  /** Where the built-in delegates keep their per-attachment state (original host names, VF settings). */
+  delegateStateDir: string;
 }
+
+export const BUILTIN_DELEGATE_TYPES = ['sriov', 'host-device', 'ipvlan'] as const;
+export type BuiltinDelegateType = (typeof BUILTIN_DELEGATE_TYPES)[number];
 
 export interface ConfigIssue { path: string; message: string }
 
@@ -73,6 +80,7 @@ export const MULTUS_DEFAULTS = {
   cniDeviceInfoDir: '/var/run/k8s.cni.cncf.io/devinfo/cni',
   standaloneNadDir: '/etc/nicplex/nads',
   standaloneAllocationDir: '/var/lib/nicplex/devices',
+  delegateStateDir: '/var/lib/nicplex/delegates',
 } as const;
 
 // Keys CNI itself defines for any plugin object; they are never "unknown".
@@ -84,7 +92,7 @@ const MULTUS_KEYS = [
 ];
 const NICPLEX_KEYS = [
   'podResourcesSocket', 'kubeletCheckpointFile', 'deviceInfoDir', 'cniDeviceInfoDir', 'delegateTimeoutSeconds',
-  'readinessTimeoutSeconds', 'podLookupTimeoutMs', 'standalone',
+  'readinessTimeoutSeconds', 'podLookupTimeoutMs', 'standalone', 'builtinDelegates', 'delegateStateDir',
 ];
 const KNOWN_KEYS = [...CNI_KEYS, ...MULTUS_KEYS, ...NICPLEX_KEYS];
 const STANDALONE_KEYS = ['nadDir', 'devicePools', 'allocationDir'];
@@ -224,6 +232,12 @@ export function parseMultusNetConf(raw: unknown, source: string, base = '$'): { 
   const confDir = reader.path('confDir') ?? reader.path('cniConf');
   const standaloneRaw = reader.object('standalone');
   const standalone = standaloneRaw ? readStandalone(standaloneRaw, `${base}.standalone`, issues, warnings) : undefined;
+  const builtinDelegates = reader.stringList('builtinDelegates') ?? [...BUILTIN_DELEGATE_TYPES];
+  builtinDelegates.forEach((type, index) => {
+    if (!(BUILTIN_DELEGATE_TYPES as readonly string[]).includes(type)) {
+      issues.push({ path: `${base}.builtinDelegates[${index}]`, message: `"${type}" has no built-in implementation; expected some of ${BUILTIN_DELEGATE_TYPES.join(', ')} (leave a type out to exec its binary)` });
+    }
+  });
   const conf: MultusNetConf = {
     cniVersion: cniVersion ?? '',
     name: reader.string('name') ?? '',
@@ -256,6 +270,8 @@ export function parseMultusNetConf(raw: unknown, source: string, base = '$'): { 
     delegateTimeoutSeconds: reader.positiveNumber('delegateTimeoutSeconds') ?? 60,
     podLookupTimeoutMs: reader.positiveNumber('podLookupTimeoutMs') ?? 2500,
     standalone,
+    builtinDelegates: builtinDelegates.filter((type): type is BuiltinDelegateType => (BUILTIN_DELEGATE_TYPES as readonly string[]).includes(type)),
+    delegateStateDir: reader.path('delegateStateDir') ?? MULTUS_DEFAULTS.delegateStateDir,
   };
   if (raw['auxiliaryCNIChainName'] !== undefined) warnings.push(`${source}: ${base}.auxiliaryCNIChainName: not supported by nicplex yet, ignored`);
   if (issues.length > 0) throw new MultusConfigError(source, issues);

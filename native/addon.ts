@@ -58,6 +58,16 @@ export interface RawFailure { code: number; message: string; opIndex: number }
 
 export type RawBatchOutcome = { ok: true; results: unknown[] } | { ok: false; error: RawFailure };
 
+/** A host-batch step: an op, the namespace it runs in (absent = the agent's), its undo ops, best effort. */
+export type RawHostStep = RawOp & { netns?: string; bestEffort?: boolean; undo?: Array<RawOp & { netns?: string }> };
+
+/** A best-effort step that failed, in place of its result. */
+export interface RawStepError { error: { code: number; message: string } }
+
+export type RawHostBatchOutcome =
+  | { ok: true; results: unknown[] }
+  | { ok: false; error: RawFailure; undoErrors: RawFailure[] };
+
 export interface RawMonitorEvent { type: 'new' | 'del'; link: RawLinkInfo }
 
 export interface RawMonitor { close(): void }
@@ -66,6 +76,11 @@ export interface NativeBinding {
   abiVersion(): number;
   /** Runs the ops on a fresh native thread (entering `netns` first when given) and settles when done. */
   runBatch(ops: RawOp[], netns: string | undefined): Promise<RawBatchOutcome>;
+  /**
+   * Runs host steps on one fresh native thread, entering each step's namespace in turn; on a failure the
+   * undo ops of the steps that succeeded run in reverse order (failures listed in undoErrors).
+   */
+  runHostBatch(steps: RawHostStep[]): Promise<RawHostBatchOutcome>;
   /** Link events from a socket bound to RTMGRP_LINK in `netns`, read on a dedicated native thread. */
   monitorLinks(netns: string | undefined, onEvent: (event: RawMonitorEvent | { type: 'error'; code: number; message: string }) => void): RawMonitor;
   /** netns inode of the calling (main) thread and of `count` libuv pool threads, each measured on that thread. */

@@ -37,6 +37,15 @@
 //   readSysctl('net/ipv4/conf/eth0/arp_notify', where?) -> string   writeSysctl(key, value, where?)
 //   isNetnsPath(path) -> Promise<boolean>
 //   currentThreadNetnsInodes() -> Promise<{ main, pool: number[], threads: { tid, name, inode }[] }>
+//   HostBatch / nativeHostNetwork() (host-network.ts): multi-step work across namespaces for the in-process
+//     delegates. Builders (getLink, setUp, rename, setMac, setMtu, setAlias, move, createIpvlan, deleteLink,
+//     setVf, addAddress, addRoute, writeSysctl; each validated, each with its undo) make a batch whose steps
+//     name their namespace; HostNetwork.run(batch) runs it on ONE dedicated native thread that enters each
+//     step's namespace in turn and, on a failure, runs the undo steps of the completed steps in reverse
+//     (HostBatchError lists the undo failures). bestEffort() marks a step whose failure is recorded
+//     ({ error: { code, message } } as its result) and skipped. AGENT_NETNS_PATH names the agent's namespace
+//     as a move target. test/helpers/fake-host-network.ts is an in-memory HostNetwork with the same semantics.
+//   sysfs-netdev.ts: pciNetdevs, auxNetdevs, kernelPathNetdevs, pciDriver, locateVf (PF + VF index), ...
 //   runSteps(rawOps, netns, context) -> results[]   several raw steps (addon.ts RawOp) on ONE thread in ONE
 //     namespace, stopping at the first failure (e.g. create + configure without re-entering the namespace).
 export { NativeError, errnoName } from './errors.js';
@@ -51,3 +60,10 @@ export type { RawOp } from './addon.js';
 export { isNetnsPath, currentThreadNetnsInodes, type ProcessNetnsInodes, type ThreadNetns } from './netns.js';
 export { ethtoolDriverInfo } from './ethtool.js';
 export { readSysctl, writeSysctl } from './sysctl.js';
+export {
+  AGENT_NETNS_PATH, HostBatch, HostBatchError, isStepFailure, nativeHostNetwork, type HostNetwork, type HostStep, type StepFailure,
+} from './host-network.js';
+export {
+  auxDeviceExists, auxNetdevs, isPciAddress, isUserspaceDriver, kernelPathNetdevs, locateVf, pciDeviceExists, pciDriver, pciNetdevs,
+  USERSPACE_DRIVERS, type VfLocation,
+} from './sysfs-netdev.js';

@@ -25,7 +25,7 @@ export function checkIfname(operation: string, field: string, name: unknown, net
   return name;
 }
 
-function checkLinkRef(operation: string, field: string, link: unknown, netns?: string): RawLinkRef {
+export function checkLinkRef(operation: string, field: string, link: unknown, netns?: string): RawLinkRef {
   if (typeof link === 'number') {
     if (!Number.isInteger(link) || link <= 0 || link > 0x7fffffff) throw invalidInput(operation, `${field} ${link} is not a valid ifindex (positive integer)`, undefined, netns);
     return link;
@@ -40,14 +40,14 @@ export function checkNetnsPath(operation: string, field: string, path: unknown):
   return path;
 }
 
-function checkMac(operation: string, field: string, mac: unknown, link?: string): string {
+export function checkMac(operation: string, field: string, mac: unknown, link?: string): string {
   if (typeof mac !== 'string' || !/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(mac)) {
     throw invalidInput(operation, `${field} ${JSON.stringify(mac)} is not a MAC address (six hex pairs separated by ':')`, link);
   }
   return mac.toLowerCase();
 }
 
-function checkUint(operation: string, field: string, value: unknown, min: number, max: number, link?: string): number {
+export function checkUint(operation: string, field: string, value: unknown, min: number, max: number, link?: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw invalidInput(operation, `${field} ${JSON.stringify(value)} must be an integer from ${min} to ${max}`, link);
   }
@@ -280,6 +280,12 @@ export async function createMacvlan(opts: ChildLinkCommon & { mode: MacvlanMode;
 }
 
 export async function createIpvlan(opts: ChildLinkCommon & { mode: IpvlanMode; flag?: IpvlanFlag }): Promise<void> {
+  const { op, netns } = ipvlanOp(opts);
+  await runOne(op, netns, { operation: 'create ipvlan', link: op.name });
+}
+
+/** The validated newLink step of createIpvlan, and the namespace the parent is resolved in. */
+export function ipvlanOp(opts: ChildLinkCommon & { mode: IpvlanMode; flag?: IpvlanFlag }): { op: Extract<RawOp, { op: 'newLink' }>; netns: string | undefined } {
   const operation = 'create ipvlan';
   const { op, netns } = childLinkOp(operation, 'ipvlan', opts);
   const mode = ipvlanModes[opts.mode];
@@ -288,7 +294,7 @@ export async function createIpvlan(opts: ChildLinkCommon & { mode: IpvlanMode; f
   if (flag === undefined) throw invalidInput(operation, `flag ${JSON.stringify(opts.flag)} must be one of ${Object.keys(ipvlanFlags).join(', ')}`, op.name);
   op.ipvlanMode = mode;
   op.ipvlanFlags = flag;
-  await runOne(op, netns, { operation, link: op.name });
+  return { op, netns };
 }
 
 export async function createVlan(opts: ChildLinkCommon & { vlanId: number; protocol?: VlanProtocol }): Promise<void> {
@@ -321,6 +327,12 @@ export async function createDummy(opts: { name: string; netns?: string; mtu?: nu
 export async function setVf(pfName: string | number, vf: number, cfg: VfConfig, where?: Where): Promise<void> {
   const operation = 'set VF';
   const netns = whereNetns(operation, where);
+  await runOne(setVfOp(pfName, vf, cfg, netns), netns, { operation, link: String(pfName) });
+}
+
+/** The validated setVf step: only the given fields are set. */
+export function setVfOp(pfName: string | number, vf: number, cfg: VfConfig, netns?: string): Extract<RawOp, { op: 'setVf' }> {
+  const operation = 'set VF';
   const link = checkLinkRef(operation, 'pf', pfName, netns);
   const pf = String(pfName);
   const op: Extract<RawOp, { op: 'setVf' }> = { op: 'setVf', link, vf: checkUint(operation, 'vf', vf, 0, 65535, pf) };
@@ -342,7 +354,7 @@ export async function setVf(pfName: string | number, vf: number, cfg: VfConfig, 
   // IFLA_VF_RATE carries both rates; the addon keeps the current value of the one not given.
   if (cfg.minTxRate !== undefined) op.minTxRate = checkUint(operation, 'minTxRate', cfg.minTxRate, 0, 0xffffffff, pf);
   if (cfg.maxTxRate !== undefined) op.maxTxRate = checkUint(operation, 'maxTxRate', cfg.maxTxRate, 0, 0xffffffff, pf);
-  await runOne(op, netns, { operation, link: pf });
+  return op;
 }
 
 // ---------- addresses ----------
@@ -383,7 +395,7 @@ export async function listAddresses(link?: string | number, where?: Where): Prom
 
 // ---------- routes ----------
 
-function routeOp(operation: string, kind: 'addRoute' | 'deleteRoute', spec: RouteSpec): Extract<RawOp, { op: 'addRoute' | 'deleteRoute' }> {
+export function routeOp(operation: string, kind: 'addRoute' | 'deleteRoute', spec: RouteSpec): Extract<RawOp, { op: 'addRoute' | 'deleteRoute' }> {
   const gwFamily = spec.gw === undefined ? 0 : isIP(spec.gw);
   if (spec.gw !== undefined && gwFamily === 0) throw invalidInput(operation, `gw ${JSON.stringify(spec.gw)} is not an IP address`);
   const dst = spec.dst === undefined ? undefined : parseCidr(operation, 'dst', spec.dst);

@@ -101,6 +101,14 @@ Napi::Object RouteToJs(Napi::Env env, const RouteRecord& r) {
 
 Napi::Value ResultToJs(Napi::Env env, const OpResult& r) {
   switch (r.type) {
+    case OpResult::Type::kError: {
+      Napi::Object e = Napi::Object::New(env);
+      e.Set("code", r.error_code);
+      e.Set("message", r.text);
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("error", e);
+      return o;
+    }
     case OpResult::Type::kNone:
       return env.Undefined();
     case OpResult::Type::kLink:
@@ -298,6 +306,29 @@ bool ReadOp(Napi::Value value, Op* op, std::string* error) {
   return error->empty();
 }
 
+/** A host-batch step: an op plus the namespace it runs in, its undo ops and the best-effort flag. */
+bool ReadHostStep(Napi::Value value, Op* op, std::string* error) {
+  if (!ReadOp(value, op, error)) return false;
+  Napi::Object obj = value.As<Napi::Object>();
+  Napi::Value netns = obj.Get("netns");
+  if (netns.IsString()) op->step_netns = netns.As<Napi::String>().Utf8Value();
+  else if (!netns.IsUndefined() && !netns.IsNull()) return *error = "field netns must be a namespace path", false;
+  Napi::Value best = obj.Get("bestEffort");
+  op->best_effort = best.IsBoolean() && best.As<Napi::Boolean>().Value();
+  Napi::Value undo = obj.Get("undo");
+  if (undo.IsUndefined() || undo.IsNull()) return true;
+  if (!undo.IsArray()) return *error = "field undo must be an array of steps", false;
+  Napi::Array list = undo.As<Napi::Array>();
+  op->undo.resize(list.Length());
+  for (uint32_t i = 0; i < list.Length(); i++) {
+    if (!ReadOp(list.Get(i), &op->undo[i], error)) return *error = "undo[" + std::to_string(i) + "]: " + *error, false;
+    Napi::Value undoNetns = list.Get(i).As<Napi::Object>().Get("netns");
+    // An undo step runs where its step ran unless it names another namespace.
+    op->undo[i].step_netns = undoNetns.IsString() ? undoNetns.As<Napi::String>().Utf8Value() : op->step_netns;
+  }
+  return true;
+}
+
 Napi::Object Failure(Napi::Env env, int code, const std::string& message, size_t index) {
   Napi::Object err = Napi::Object::New(env);
   err.Set("code", code);
@@ -316,6 +347,7 @@ struct BatchJob {
   Napi::Promise::Deferred deferred;
   std::vector<Op> ops;
   std::string netns;
+  bool host = false;  // a host batch: each step names its namespace and carries undo steps
   BatchResult result;
 };
 
@@ -334,7 +366,18 @@ void CompleteBatch(Napi::Env env, Napi::Function, AddonData* data, BatchJob* job
   if (data && --data->pending == 0) data->tsfn.Unref(env);
   Napi::HandleScope scope(env);
   if (!job->result.status.ok()) {
-    job->deferred.Resolve(Failure(env, job->result.status.error, job->result.status.message, job->result.failed_index));
+    Napi::Object failure = Failure(env, job->result.status.error, job->result.status.message, job->result.failed_index);
+    const auto& undo_errors = job->result.undo_errors;
+    Napi::Array list = Napi::Array::New(env, undo_errors.size());
+    for (size_t i = 0; i < undo_errors.size(); i++) {
+      Napi::Object e = Napi::Object::New(env);
+      e.Set("opIndex", static_cast<double>(undo_errors[i].first));
+      e.Set("code", undo_errors[i].second.error);
+      e.Set("message", undo_errors[i].second.message);
+      list.Set(static_cast<uint32_t>(i), e);
+    }
+    failure.Set("undoErrors", list);
+    job->deferred.Resolve(failure);
     return;
   }
   Napi::Array results = Napi::Array::New(env, job->result.results.size());
@@ -345,30 +388,31 @@ void CompleteBatch(Napi::Env env, Napi::Function, AddonData* data, BatchJob* job
   job->deferred.Resolve(outcome);
 }
 
-Napi::Value RunBatchJs(const Napi::CallbackInfo& info) {
+Napi::Value StartBatch(const Napi::CallbackInfo& info, bool host) {
   Napi::Env env = info.Env();
   AddonData* data = env.GetInstanceData<AddonData>();
   auto job = std::make_unique<BatchJob>(env);
+  job->host = host;
   Napi::Promise promise = job->deferred.Promise();
   if (info.Length() < 1 || !info[0].IsArray()) {
-    job->deferred.Resolve(Failure(env, EINVAL, "runBatch expects an array of steps", 0));
+    job->deferred.Resolve(Failure(env, EINVAL, host ? "runHostBatch expects an array of steps" : "runBatch expects an array of steps", 0));
     return promise;
   }
   Napi::Array steps = info[0].As<Napi::Array>();
   job->ops.resize(steps.Length());
   for (uint32_t i = 0; i < steps.Length(); i++) {
     std::string error;
-    if (!ReadOp(steps.Get(i), &job->ops[i], &error)) {
+    if (!(host ? ReadHostStep(steps.Get(i), &job->ops[i], &error) : ReadOp(steps.Get(i), &job->ops[i], &error))) {
       job->deferred.Resolve(Failure(env, EINVAL, error, i));
       return promise;
     }
   }
-  if (info.Length() > 1 && info[1].IsString()) job->netns = info[1].As<Napi::String>().Utf8Value();
+  if (!host && info.Length() > 1 && info[1].IsString()) job->netns = info[1].As<Napi::String>().Utf8Value();
   if (data->pending++ == 0) data->tsfn.Ref(env);
   BatchJob* raw = job.release();
   BatchTsfn tsfn = data->tsfn;
   bool started = RunOnDedicatedThread([raw, tsfn]() mutable {
-    raw->result = RunBatch(raw->ops, raw->netns);
+    raw->result = raw->host ? RunHostBatch(raw->ops) : RunBatch(raw->ops, raw->netns);
     if (tsfn.NonBlockingCall(raw) != napi_ok) delete raw;  // the environment is shutting down
   });
   if (!started) {
@@ -377,6 +421,10 @@ Napi::Value RunBatchJs(const Napi::CallbackInfo& info) {
   }
   return promise;
 }
+
+Napi::Value RunBatchJs(const Napi::CallbackInfo& info) { return StartBatch(info, false); }
+
+Napi::Value RunHostBatchJs(const Napi::CallbackInfo& info) { return StartBatch(info, true); }
 
 // ---------- link monitor ----------
 
@@ -602,7 +650,7 @@ Napi::Value StatsJs(const Napi::CallbackInfo& info) {
   return out;
 }
 
-Napi::Value AbiVersion(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), 2); }
+Napi::Value AbiVersion(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), 3); }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
@@ -611,6 +659,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData<AddonData>(data);
   exports.Set("abiVersion", Napi::Function::New(env, AbiVersion));
   exports.Set("runBatch", Napi::Function::New(env, RunBatchJs));
+  exports.Set("runHostBatch", Napi::Function::New(env, RunHostBatchJs));
   exports.Set("monitorLinks", Napi::Function::New(env, MonitorLinksJs));
   exports.Set("poolThreadNetns", Napi::Function::New(env, PoolThreadNetnsJs));
   exports.Set("decodeMessages", Napi::Function::New(env, DecodeMessagesJs));

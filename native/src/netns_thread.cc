@@ -89,4 +89,10 @@ Status EnterNetns(const std::string& path) {
   return Status::Ok();
 }
 
+Status EnterNetnsFd(int fd, const std::string& what) {
+  if (!t_dedicated || gettid() == getpid()) return Status::Err(EPERM, "refusing setns outside a dedicated native thread");
+  if (setns(fd, CLONE_NEWNET) < 0) return Status::Err(errno, "setns back into " + what + " failed");
+  return Status::Ok();
+}
+
 }  // namespace nicplex

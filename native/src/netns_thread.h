@@ -21,6 +21,9 @@ void MarkDedicatedThread();
 /** setns(CLONE_NEWNET) into the namespace file `path`, after checking it is nsfs; dedicated threads only. */
 Status EnterNetns(const std::string& path);
 
+/** setns(CLONE_NEWNET) into an already open namespace fd; dedicated threads only. */
+Status EnterNetnsFd(int fd, const std::string& what);
+
 /** Opens a namespace file for IFLA_NET_NS_FD (O_RDONLY|O_CLOEXEC), after checking it is nsfs. */
 Status OpenNetnsFd(const std::string& path, int* fd);
 

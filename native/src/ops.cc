@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <map>
+#include <memory>
 
 #include "netns_thread.h"
 
@@ -510,6 +512,86 @@ BatchResult RunBatch(const std::vector<Op>& ops, const std::string& netns) {
       batch.results.resize(i);
       return batch;
     }
+  }
+  return batch;
+}
+
+namespace {
+
+/** The namespace a host batch is in, and one socket per namespace visited (a socket stays bound to its ns). */
+class NamespaceWalker {
+ public:
+  ~NamespaceWalker() {
+    if (own_fd_ >= 0) close(own_fd_);
+  }
+  Status Start() {
+    own_fd_ = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (own_fd_ < 0) return Status::Err(errno, "cannot open /proc/thread-self/ns/net");
+    return Status::Ok();
+  }
+  /** Enters `netns` ("" = the thread's own) and returns its socket, opening it on first use. */
+  Status Enter(const std::string& netns, NlSocket** sock) {
+    if (netns != current_) {
+      Status st = netns.empty() ? EnterNetnsFd(own_fd_, "the agent's namespace") : EnterNetns(netns);
+      if (!st.ok()) return st;
+      current_ = netns;
+    }
+    std::unique_ptr<NlSocket>& slot = sockets_[netns];
+    if (!slot) {
+      slot = std::make_unique<NlSocket>();
+      Status st = slot->Open();
+      if (!st.ok()) {
+        slot.reset();
+        return st;
+      }
+    }
+    *sock = slot.get();
+    return Status::Ok();
+  }
+
+ private:
+  int own_fd_ = -1;
+  std::string current_;
+  std::map<std::string, std::unique_ptr<NlSocket>> sockets_;
+};
+
+Status RunStepIn(NamespaceWalker& walker, const Op& op, OpResult* result) {
+  NlSocket* sock = nullptr;
+  Status st = walker.Enter(op.step_netns, &sock);
+  if (!st.ok()) return st;
+  return RunOp(*sock, op, result);
+}
+
+}  // namespace
+
+BatchResult RunHostBatch(const std::vector<Op>& steps) {
+  BatchResult batch;
+  NamespaceWalker walker;
+  batch.status = walker.Start();
+  if (!batch.status.ok()) return batch;
+  batch.results.resize(steps.size());
+  for (size_t i = 0; i < steps.size(); i++) {
+    Status st = RunStepIn(walker, steps[i], &batch.results[i]);
+    if (st.ok()) continue;
+    if (steps[i].best_effort) {
+      batch.results[i] = OpResult();
+      batch.results[i].type = OpResult::Type::kError;
+      batch.results[i].error_code = st.error;
+      batch.results[i].text = st.message;
+      continue;
+    }
+    batch.status = st;
+    batch.failed_index = i;
+    batch.results.resize(i);
+    for (size_t j = i; j-- > 0;) {
+      if (batch.results[j].type == OpResult::Type::kError) continue;  // a skipped step changed nothing
+      for (const Op& undo : steps[j].undo) {
+        OpResult ignored;
+        Status undo_status = RunStepIn(walker, undo, &ignored);
+        if (!undo_status.ok()) batch.undo_errors.emplace_back(j, undo_status);
+      }
+    }
+    return batch;
   }
   return batch;
 }

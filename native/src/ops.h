@@ -60,6 +60,12 @@ struct Op {
   std::string value;
   std::string what;
   bool with_vfs = true;  // listLinks: ask for IFLA_VFINFO_LIST (large on PFs with many VFs)
+  // Host-network batches (RunHostBatch): the namespace this step runs in ("" = the thread's own, i.e.
+  // the agent's), the steps that undo it (run in the same namespace, in order, if a later step fails)
+  // and whether a failure of this step is recorded and skipped instead of stopping the batch.
+  std::string step_netns;
+  std::vector<Op> undo;
+  bool best_effort = false;
 };
 
 struct DriverInfo {
@@ -67,23 +73,34 @@ struct DriverInfo {
 };
 
 struct OpResult {
-  enum class Type { kNone, kLinks, kLink, kAddrs, kRoutes, kDriverInfo, kString, kBytes } type = Type::kNone;
+  enum class Type { kError, kNone, kLinks, kLink, kAddrs, kRoutes, kDriverInfo, kString, kBytes } type = Type::kNone;
   std::vector<LinkRecord> links;
   std::vector<AddrRecord> addrs;
   std::vector<RouteRecord> routes;
   DriverInfo driver_info;
   std::string text;
   std::vector<uint8_t> bytes;
+  int error_code = 0;  // kError: a best-effort step that failed (message in `text`)
 };
 
 struct BatchResult {
   Status status;
   size_t failed_index = 0;
   std::vector<OpResult> results;
+  /** Undo steps that failed while rolling back: (index of the step being undone, status). */
+  std::vector<std::pair<size_t, Status>> undo_errors;
 };
 
 /** Enters `netns` (if not empty; dedicated threads only), opens one socket, runs the ops in order. */
 BatchResult RunBatch(const std::vector<Op>& ops, const std::string& netns);
+
+/**
+ * Steps that each name their namespace, on the calling (dedicated) thread: the thread enters each
+ * step's namespace in turn (and returns to its own for steps with an empty one), with one netlink socket
+ * per namespace. On the first failure of a step that is not best-effort, the undo steps of every step
+ * that succeeded run in reverse order, best effort, and their failures are reported in `undo_errors`.
+ */
+BatchResult RunHostBatch(const std::vector<Op>& steps);
 
 /** One full link dump on `sock`, with VF info unless `with_vfs` is false. */
 Status DumpLinks(NlSocket& sock, std::vector<LinkRecord>* out, bool with_vfs = true);

@@ -2,28 +2,19 @@
 // Node process per CNI call) vs calling the two reference plugins directly, side by side, 50 rounds.
 // Runs itself inside a private "host" netns so the root netns stays untouched.
 // Usage: node dist/test/bench/cni.bench.js [rounds]
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cliPath, repoRoot } from '../helpers/paths.js';
 import { median, percentile, referenceRow } from './bench-stats.js';
+import { runTimed } from './bench-process.js';
 
 const PLUGINS = '/usr/lib/cni';
 const rounds = Number(process.argv[2] ?? 50);
 const tag = `npxbn${process.pid % 100000}`;
 
-function run(binary: string, args: string[], env: Record<string, string>, stdin: string): Promise<{ code: number; stdout: string; ms: number }> {
-  const started = process.hrtime.bigint();
-  return new Promise((resolve) => {
-    const child = spawn(binary, args, { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env }, stdio: ['pipe', 'pipe', 'ignore'] });
-    let stdout = '';
-    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, ms: Number(process.hrtime.bigint() - started) / 1e6 }));
-    child.stdin.end(stdin);
-  });
-}
 
 async function inner(dir: string, ctrA: string, ctrB: string): Promise<void> {
   const bridge = (name: string, bridgeName: string, subnet: string) => ({ cniVersion: '1.0.0', name, plugins: [{ type: 'bridge', bridge: bridgeName, isGateway: true, ipam: { type: 'host-local', dataDir: join(dir, 'ipam'), subnet } }] });
@@ -44,13 +35,13 @@ async function inner(dir: string, ctrA: string, ctrB: string): Promise<void> {
   const node = process.execPath;
   const samples = { nicplex: { add: [] as number[], del: [] as number[], pair: [] as number[] }, reference: { add: [] as number[], del: [] as number[], pair: [] as number[] } };
   for (let round = -3; round < rounds; round++) {
-    const add = await run(node, [cliPath, 'cni'], nicplexEnv('ADD'), nicplexConf);
-    const del = await run(node, [cliPath, 'cni'], nicplexEnv('DEL'), nicplexConf);
+    const add = await runTimed(node, [cliPath, 'cni'], nicplexEnv('ADD'), nicplexConf);
+    const del = await runTimed(node, [cliPath, 'cni'], nicplexEnv('DEL'), nicplexConf);
     if (add.code !== 0 || del.code !== 0) throw new Error(`nicplex failed: ${add.stdout} ${del.stdout}`);
-    const brAdd = await run(join(PLUGINS, 'bridge'), [], refEnv('ADD', 'eth0'), plugin(brConf));
-    const mvAdd = await run(join(PLUGINS, 'macvlan'), [], refEnv('ADD', 'net1'), plugin(mvConf));
-    const mvDel = await run(join(PLUGINS, 'macvlan'), [], refEnv('DEL', 'net1'), plugin(mvConf));
-    const brDel = await run(join(PLUGINS, 'bridge'), [], refEnv('DEL', 'eth0'), plugin(brConf));
+    const brAdd = await runTimed(join(PLUGINS, 'bridge'), [], refEnv('ADD', 'eth0'), plugin(brConf));
+    const mvAdd = await runTimed(join(PLUGINS, 'macvlan'), [], refEnv('ADD', 'net1'), plugin(mvConf));
+    const mvDel = await runTimed(join(PLUGINS, 'macvlan'), [], refEnv('DEL', 'net1'), plugin(mvConf));
+    const brDel = await runTimed(join(PLUGINS, 'bridge'), [], refEnv('DEL', 'eth0'), plugin(brConf));
     if ([brAdd, mvAdd, mvDel, brDel].some((call) => call.code !== 0)) throw new Error(`reference plugin failed: ${brAdd.stdout} ${mvAdd.stdout}`);
     if (round < 0) continue; // warm-up
     samples.nicplex.add.push(add.ms);
