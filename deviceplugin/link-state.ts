@@ -2,7 +2,7 @@
 // this interface, so the sysfs poller below and the netlink monitor (deviceplugin/netlink-link-state.ts)
 // are interchangeable, and tests can drive a fake.
 import { join } from 'node:path';
-import { readSmallText } from '../native/sysfs-read.js';
+import { readSmallText } from '../native/index.js';
 
 export interface LinkStateSource {
   /** true = link up, false = readable and not up, null = unknown (no such netdev / unreadable). */

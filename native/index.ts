@@ -67,3 +67,12 @@ export {
   auxDeviceExists, auxNetdevs, isPciAddress, isUserspaceDriver, kernelPathNetdevs, locateVf, pciDeviceExists, pciDriver, pciNetdevs,
   USERSPACE_DRIVERS, type VfLocation,
 } from './sysfs-netdev.js';
+// sysfs, procfs and pci.ids readers (synchronous; every one takes its root directory).
+export { listDir, readLink, readLinkBase, readSmallText, readInteger, parseInteger } from './sysfs-read.js';
+export {
+  deviceNodeExists, listAuxDevices, listPciAddresses, pciDevicesDir, readIbPkeys, readPciFunctions, readPhysfn,
+  type RawAuxDevice, type RawNetdev, type RawPciFunction, type RawVdpa,
+} from './sysfs-pci.js';
+export { defaultPciIdsPaths, noPciNames, openPciIds, pciNamesFromText, type PciNameLookup } from './pci-ids.js';
+export { parseIpv4DefaultRoutes, parseIpv6DefaultRoutes, readDefaultRouteNetdevs, type DefaultRouteNetdevs } from './routes.js';
+export { checkIfname } from './netlink.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../../config/atomic-file.js';
 import { isJsonObject, type JsonObject } from '../../config/cni-json.js';
 import { AGENT_NETNS_PATH, HostBatch, type HostNetwork } from '../../native/index.js';
-import { checkIfname } from '../../native/netlink.js';
+import { checkIfname } from '../../native/index.js';
 import { DelegateConfigError } from '../../config/delegates/errors.js';
 import { CniCode, CniError } from '../errors.js';
 import type { PluginExecutor, PluginInvocation } from '../exec.js';

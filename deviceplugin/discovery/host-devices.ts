@@ -1,8 +1,8 @@
 // Turns raw sysfs reads into device records: PF/VF relations, VF index, PF netdev, link type,
 // link state. The VF index comes from one pass over every PF's `virtfnN` links (a map built
 // once), not from re-reading all of a PF's links for each VF as the reference plugin does.
-import type { PciNameLookup } from '../../native/pci-ids.js';
-import { listAuxDevices, listPciAddresses, readIbPkeys, readPciFunctions, readPhysfn, type RawAuxDevice, type RawNetdev, type RawPciFunction } from '../../native/sysfs-pci.js';
+import type { PciNameLookup } from '../../native/index.js';
+import { listAuxDevices, listPciAddresses, readIbPkeys, readPciFunctions, readPhysfn, type RawAuxDevice, type RawNetdev, type RawPciFunction } from '../../native/index.js';
 import type { DiscoveredDevice } from '../model.js';
 
 /**

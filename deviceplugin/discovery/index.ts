@@ -2,9 +2,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DevicePluginConfig } from '../../config/deviceplugin-config.js';
-import { defaultPciIdsPaths, noPciNames, openPciIds } from '../../native/pci-ids.js';
-import { readDefaultRouteNetdevs } from '../../native/routes.js';
-import { deviceNodeExists } from '../../native/sysfs-pci.js';
+import { defaultPciIdsPaths, noPciNames, openPciIds } from '../../native/index.js';
+import { readDefaultRouteNetdevs } from '../../native/index.js';
+import { deviceNodeExists } from '../../native/index.js';
 import type { DiscoverySnapshot } from '../model.js';
 import { exclusionForUnpooled } from './candidates.js';
 import { scanHostDevices } from './host-devices.js';

@@ -9,7 +9,7 @@ import { lstat, mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { DiscoveredDevice, DiscoverySnapshot } from '../model.js';
 import type { LinkStateSource } from '../link-state.js';
-import { listDir, readLinkBase, readSmallText } from '../../native/sysfs-read.js';
+import { listDir, readLinkBase, readSmallText } from '../../native/index.js';
 import { removeStaleCdiSpecs } from './cdi-spec.js';
 import { healthNetdevs, isDeviceHealthy } from './device-health.js';
 import { errorText, type Logger } from './log.js';

@@ -3,7 +3,7 @@
 // file naming the RDMA device, which is what rdmamap (used by the reference plugin) reads too.
 import { join } from 'node:path';
 import type { DeviceSpec } from '../../config/grpc/kubelet-api.js';
-import { listDir, readSmallText } from '../../native/sysfs-read.js';
+import { listDir, readSmallText } from '../../native/index.js';
 
 const CLASSES = ['infiniband_verbs', 'infiniband_mad'] as const;
 

@@ -2,7 +2,7 @@
 // bus driver, its character device (`vdpaN/vhost-vdpa-M/` → /dev/vhost-vdpa-M). Read at Allocate
 // time so a rebind between discovery and Allocate is seen.
 import { join } from 'node:path';
-import { listDir } from '../../native/sysfs-read.js';
+import { listDir } from '../../native/index.js';
 
 export interface VdpaDevice {
   /** Name under /sys/bus/vdpa/devices (e.g. `vdpa0`), the device-info `parent-device`. */
