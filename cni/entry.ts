@@ -6,17 +6,35 @@ import type { ClusterApi } from './cluster.js';
 import type { ClaimAllocation } from './dra-devices.js';
 import { cmdAdd, cmdCheck, cmdDel, cmdGc, cmdStatus, standaloneNetworksFrom, type CommandDeps } from './commands.js';
 import { CniCode, CniError, asCniError } from './errors.js';
-import { ExecPluginExecutor } from './exec.js';
-import { createLogger, type Logger } from './log.js';
+import { ExecPluginExecutor, type PluginExecutor } from './exec.js';
+import { createLogger, type BufferedLogger, type Logger } from './log.js';
 import { NETWORKS_ANNOTATION } from './annotation.js';
 import { readRequest, type CniRequest } from './request.js';
 import { CURRENT_VERSION, SUPPORTED_VERSIONS, assertSupportedVersion } from './version.js';
+
+/**
+ * Long-lived services the agent builds once and hands to every request; thin mode builds each one for
+ * a single call, lazily. Every field is optional: what is absent is built the thin-mode way.
+ */
+export interface CniServices {
+  /** The agent's logger (a child per request); thin mode logs per the config's logLevel/logFile. */
+  log?: Logger;
+  /** Delegate executor (registry of in-process delegates falling back to exec) for this request. */
+  executor?: (searchPath: string[], timeoutMs: number, conf: MultusNetConf) => PluginExecutor;
+  /** Kubernetes API (informer caches in the agent) for a config with "kubeconfig". */
+  kubernetesApi?: (conf: MultusNetConf) => Promise<ClusterApi>;
+  /** Standalone device pools the config names as "discovered" (the agent's device-plugin discovery). */
+  discoveredPools?: () => Record<string, string[]>;
+  /** Top-level keys laid over every request's config (Multus thick's daemon-config.json does this). */
+  confOverlay?: Record<string, unknown>;
+}
 
 export interface CniRunOptions {
   env: NodeJS.ProcessEnv;
   stdin: string;
   /** Test seams: replace the delegate executor, the cluster API or the device source. */
   overrides?: Partial<Pick<CommandDeps, 'executor' | 'clusterApi' | 'podDevices' | 'log'>>;
+  services?: CniServices;
 }
 
 export interface CniRunOutcome { exitCode: number; stdout: string }
@@ -37,7 +55,7 @@ function parseStdin(text: string): Record<string, unknown> {
   return raw as Record<string, unknown>;
 }
 
-function buildDeps(request: CniRequest, conf: MultusNetConf, log: Logger, overrides: CniRunOptions['overrides']): CommandDeps {
+function buildDeps(request: CniRequest, conf: MultusNetConf, log: Logger, overrides: CniRunOptions['overrides'], services: CniServices): CommandDeps {
   let apiPromise: Promise<ClusterApi | undefined> | undefined;
   const standaloneNetworks = conf.standalone ? standaloneNetworksFrom(request, conf) : undefined;
   const clusterApi = (): Promise<ClusterApi | undefined> => {
@@ -50,6 +68,7 @@ function buildDeps(request: CniRequest, conf: MultusNetConf, log: Logger, overri
         if (standaloneNetworks) annotations[NETWORKS_ANNOTATION] = standaloneNetworks;
         return createStandaloneApi(conf.standalone, { namespace: pod.namespace, name: pod.name, uid: pod.uid, annotations }, log);
       }
+      if (conf.kubeconfig && services.kubernetesApi) return services.kubernetesApi(conf);
       if (conf.kubeconfig) {
         const { createKubernetesApi } = await import('./k8s-api.js');
         return createKubernetesApi(conf.kubeconfig, { podLookupTimeoutMs: conf.podLookupTimeoutMs, log });
@@ -61,7 +80,7 @@ function buildDeps(request: CniRequest, conf: MultusNetConf, log: Logger, overri
   return {
     conf,
     log,
-    executor: overrides?.executor ?? new ExecPluginExecutor([conf.binDir, ...request.cniPath], conf.delegateTimeoutSeconds * 1000),
+    executor: overrides?.executor ?? (services.executor ?? defaultExecutor)([conf.binDir, ...request.cniPath], conf.delegateTimeoutSeconds * 1000, conf),
     clusterApi: overrides?.clusterApi ?? clusterApi,
     podDevices: overrides?.podDevices ?? (async (pod) => {
       const { podDevicesFromKubelet } = await import('./pod-devices.js');
@@ -80,8 +99,12 @@ function buildDeps(request: CniRequest, conf: MultusNetConf, log: Logger, overri
   };
 }
 
+const defaultExecutor = (searchPath: string[], timeoutMs: number): PluginExecutor => new ExecPluginExecutor(searchPath, timeoutMs);
+
 export async function runCni(options: CniRunOptions): Promise<CniRunOutcome> {
   let cniVersion = CURRENT_VERSION;
+  let callLogger: BufferedLogger | undefined;
+  const services = options.services ?? {};
   try {
     const request = readRequest(options.env);
     if (request.command === 'VERSION') {
@@ -90,7 +113,7 @@ export async function runCni(options: CniRunOptions): Promise<CniRunOutcome> {
       try { asked = (JSON.parse(options.stdin) as { cniVersion?: unknown }).cniVersion; } catch { asked = undefined; }
       return { exitCode: 0, stdout: `${JSON.stringify({ cniVersion: typeof asked === 'string' ? asked : CURRENT_VERSION, supportedVersions: SUPPORTED_VERSIONS })}\n` };
     }
-    const raw = parseStdin(options.stdin);
+    const raw = { ...parseStdin(options.stdin), ...services.confOverlay };
     if (typeof raw['cniVersion'] === 'string') cniVersion = raw['cniVersion'];
     assertSupportedVersion(raw['cniVersion'], 'network configuration on stdin');
     let parsed;
@@ -101,13 +124,14 @@ export async function runCni(options: CniRunOptions): Promise<CniRunOutcome> {
       throw error;
     }
     const { conf, warnings } = parsed;
-    const log = options.overrides?.log ?? createLogger({ level: conf.logLevel, file: conf.logFile, toStderr: conf.logToStderr });
+    if (conf.standalone?.discoveredPools) conf.standalone = { ...conf.standalone, devicePools: services.discoveredPools?.() ?? {} };
+    const log = options.overrides?.log ?? services.log ?? (callLogger = createLogger({ level: conf.logLevel, file: conf.logFile, toStderr: conf.logToStderr }));
     for (const warning of warnings) log.warn(warning);
     if (conf.standalone && !request.pod && request.containerId) {
       // Runtimes without Kubernetes may send no K8S_POD_* args; the container is then its own "pod".
       request.pod = { namespace: 'default', name: request.containerId.slice(0, 63).toLowerCase(), uid: '', infraContainerId: request.containerId };
     }
-    const deps = buildDeps(request, conf, log, options.overrides);
+    const deps = buildDeps(request, conf, log, options.overrides, services);
     switch (request.command) {
       case 'ADD':
         return { exitCode: 0, stdout: `${JSON.stringify(await cmdAdd(request, deps))}\n` };
@@ -126,6 +150,8 @@ export async function runCni(options: CniRunOptions): Promise<CniRunOutcome> {
     }
   } catch (error) {
     return errorOutput(error, cniVersion);
+  } finally {
+    await callLogger?.flush().catch(() => undefined);
   }
   return errorOutput(new CniError(CniCode.invalidEnvironment, 'unhandled command'), cniVersion);
 }

@@ -1,0 +1,93 @@
+// Runs `nicplex agent` inside a CniLab's host netns (its delegates then create links there, never in
+// the root netns) and the C shim the way a runtime execs it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import type { CniCall, CniLab } from './cni-lab.js';
+import { REFERENCE_PLUGIN_DIR } from './cni-lab.js';
+import { cliPath, repoRoot } from './paths.js';
+
+export const shimPath = join(repoRoot, 'build', 'Release', 'nicplex-shim');
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function accepts(socketPath: string): Promise<boolean> {
+  if (!existsSync(socketPath)) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const socket = connect(socketPath);
+    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+export class AgentProcess {
+  private stderrText = '';
+  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  private constructor(readonly child: ChildProcess, readonly socketPath: string) {
+    child.stderr!.on('data', (chunk: Buffer) => { this.stderrText += chunk.toString(); });
+    this.exit = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  }
+
+  /** Starts the agent in the lab's host netns and waits (bounded) until its socket accepts requests. */
+  static async start(lab: CniLab, args: string[], socketPath: string, options: { waitForSocket?: boolean } = {}): Promise<AgentProcess> {
+    const child = spawn('ip', ['netns', 'exec', lab.hostNs, process.execPath, cliPath, 'agent', '--metrics-address', '', ...args], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
+    });
+    const agent = new AgentProcess(child, socketPath);
+    if (options.waitForSocket === false) return agent;
+    // A SIGKILLed predecessor leaves its socket file behind: wait for one that accepts a connection.
+    const deadline = Date.now() + 15_000;
+    while (!(await accepts(socketPath))) {
+      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the agent did not listen on ${socketPath}; stderr:\n${agent.stderr()}`);
+      await sleep(25);
+    }
+    return agent;
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  stderr(): string {
+    return this.stderrText;
+  }
+
+  /** Peak resident set size so far (VmHWM), in MiB. */
+  peakRssMiB(): number {
+    const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
+    const kib = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
+    return kib / 1024;
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    return this.exit;
+  }
+}
+
+export interface ShimCall extends CniCall { ms: number }
+
+/** Execs the shim (optionally under another name, e.g. multus-shim) with the CNI env and the conf on stdin. */
+export function runShim(env: Record<string, string>, conf: unknown, options: { shim?: string; argv0?: string } = {}): Promise<ShimCall> {
+  const started = process.hrtime.bigint();
+  return new Promise((resolve) => {
+    const child = spawn(options.shim ?? shimPath, [], {
+      argv0: options.argv0,
+      env: { CNI_PATH: REFERENCE_PLUGIN_DIR, ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
+    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+    child.on('close', (code) => {
+      let json: Record<string, unknown> | undefined;
+      try { json = stdout.trim() ? (JSON.parse(stdout) as Record<string, unknown>) : undefined; } catch { json = undefined; }
+      resolve({ exitCode: code ?? -1, stdout, stderr, json, ms: Number(process.hrtime.bigint() - started) / 1e6 });
+    });
+    child.stdin.end(typeof conf === 'string' ? conf : JSON.stringify(conf));
+  });
+}
