@@ -17,8 +17,7 @@ import { runCni, type CniRunOutcome, type CniServices } from '../cni/entry.js';
 import { ExecPluginExecutor } from '../cni/exec.js';
 import { ConfInstaller, META_PLUGIN_TYPES, findPrimaryConf, generateConf, installShim } from '../cni/install.js';
 import { loggerFromPino } from '../cni/log.js';
-import { loggerFromPino as dpLoggerFromPino } from '../deviceplugin/server/log.js';
-import { logStartFailure, startDevicePlugin, type RunningDevicePlugin } from '../deviceplugin/server-command.js';
+import type { RunningDevicePlugin } from '../deviceplugin/server-command.js';
 import type { AgentArgs } from './agent-cli.js';
 import { AgentMetrics, errorKind, startMetricsServer, type PoolSize } from './agent-metrics.js';
 
@@ -173,6 +172,10 @@ export class Agent {
     const { args, served } = this;
     for (const warning of served.warnings) this.log.warn(warning);
     if (args.config) {
+      // Loaded only with a device-plugin config: gRPC and discovery cost memory a CNI-only agent does not need.
+      const [{ loggerFromPino: dpLoggerFromPino }, { logStartFailure, startDevicePlugin }] = await Promise.all([
+        import('../deviceplugin/server/log.js'), import('../deviceplugin/server-command.js'),
+      ]);
       try {
         this.devicePlugin = await startDevicePlugin({ ...args, config: args.config }, dpLoggerFromPino(this.pino.child({ component: 'nicplex-deviceplugin' })));
       } catch (error) {
