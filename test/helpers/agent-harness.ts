@@ -12,7 +12,8 @@ export const shimPath = join(repoRoot, 'build', 'Release', 'nicplex-shim');
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function accepts(socketPath: string): Promise<boolean> {
+/** True when something accepts connections on the unix socket. */
+export function accepts(socketPath: string): Promise<boolean> {
   if (!existsSync(socketPath)) return Promise.resolve(false);
   return new Promise((resolve) => {
     const socket = connect(socketPath);
