@@ -46,7 +46,9 @@
       "cflags!": [
         "-fno-exceptions"
       ],
-      "ldflags": [],
+      "ldflags": [
+        "-static"
+      ],
       "libraries": []
     }
   ]
