@@ -154,6 +154,7 @@ export class Agent {
   metrics!: AgentMetrics;
   private metricsServer: Server | undefined;
   private readonly kubernetesApis = new Map<string, Promise<ClusterApi>>();
+  private readonly informers: Array<{ name: string; synced: boolean; stop(): void }> = [];
   private stopping = false;
 
   private constructor(private readonly args: AgentArgs, private readonly pino: PinoLogger, readonly served: ServedConf) {}
@@ -188,7 +189,7 @@ export class Agent {
       queued: () => this.server.queue.queued,
       inFlight: () => this.server.queue.active,
       pools: () => this.poolSizes(),
-      informers: () => ({}),
+      informers: () => Object.fromEntries(this.informers.map((informer) => [informer.name, informer.synced])),
     });
     this.server = new CniServer({
       socketPath: join(served.socketDir, served.socketName),
@@ -230,17 +231,48 @@ export class Agent {
   /** undefined when ready; else the reason (stopping, pools not registered, conf not installed). */
   notReadyReason(): string | undefined {
     if (this.stopping) return 'stopping';
+    if (this.args.kubeconfig && this.informers.length === 0) return 'the Kubernetes API client is not open yet';
+    for (const informer of this.informers) if (!informer.synced) return `the ${informer.name} cache has not synced with the API server`;
     for (const pool of this.poolSizes()) if (pool.registrations === 0) return `pool ${pool.resource} is not registered with the kubelet yet`;
     if (this.installer && !this.installer.installed) return `the CNI conf ${this.installer.path} is not installed (no primary CNI conf yet?)`;
     return undefined;
   }
 
+  /** One client and one pair of informers per kubeconfig, built on first use (at start for --kubeconfig). */
   kubernetesApi(kubeconfig: string): Promise<ClusterApi> {
     let api = this.kubernetesApis.get(kubeconfig);
     if (!api) {
       api = (async () => {
-        const { createKubernetesApi } = await import('../cni/k8s-api.js');
-        return createKubernetesApi(kubeconfig, { podLookupTimeoutMs: 2500, log: this.log });
+        const [{ createKubernetesApi, nadInfoFrom, podInfoFrom }, { openKubeClient }, { Informer }] = await Promise.all([
+          import('../cni/k8s-api.js'), import('../cni/kube-client.js'), import('../cni/informer.js'),
+        ]);
+        const client = await openKubeClient(kubeconfig);
+        type Meta = { metadata?: { namespace?: string; name?: string } };
+        const ids = (object: Meta) => [object.metadata?.namespace ?? '', object.metadata?.name ?? ''] as const;
+        const nodeName = this.args['node-name'];
+        const pods = nodeName
+          ? new Informer(client, 'pods', '/api/v1/pods', `spec.nodeName=${nodeName}`, (object) => podInfoFrom(object as Parameters<typeof podInfoFrom>[0], ...ids(object as Meta)), this.log)
+          : undefined;
+        if (!pods) this.log.warn('no --node-name (or NODE_NAME): pods are read from the API server per request instead of a cache of this node\'s pods');
+        const nads = new Informer(client, 'nads', '/apis/k8s.cni.cncf.io/v1/network-attachment-definitions', undefined, (object) => nadInfoFrom(object as Parameters<typeof nadInfoFrom>[0], ...ids(object as Meta)), this.log);
+        for (const informer of [pods, nads]) {
+          if (!informer) continue;
+          this.informers.push(informer);
+          informer.start();
+        }
+        return createKubernetesApi(kubeconfig, {
+          client,
+          podLookupTimeoutMs: 2500,
+          log: this.log,
+          cache: {
+            async pod(namespace, name, wait) {
+              if (!pods?.synced) return undefined;
+              if (!pods.get(namespace, name) && wait) await pods.waitFor(namespace, name, 1000);
+              return pods.get(namespace, name) ?? null;
+            },
+            nad: (namespace, name) => (nads.synced ? nads.get(namespace, name) ?? null : undefined),
+          },
+        });
       })();
       api.catch(() => this.kubernetesApis.delete(kubeconfig));
       this.kubernetesApis.set(kubeconfig, api);
@@ -295,6 +327,7 @@ export class Agent {
     const closing = this.server.close();
     await this.installer?.stop({ removeConf: this.args['cleanup-config-on-exit'] });
     await Promise.race([closing, new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
+    for (const informer of this.informers) informer.stop();
     await this.devicePlugin?.stop();
     await new Promise<void>((resolve) => (this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve()));
   }

@@ -32,13 +32,21 @@ export class AgentProcess {
   }
 
   /** Starts the agent in the lab's host netns and waits (bounded) until its socket accepts requests. */
-  static async start(lab: CniLab, args: string[], socketPath: string, options: { waitForSocket?: boolean } = {}): Promise<AgentProcess> {
-    const child = spawn('ip', ['netns', 'exec', lab.hostNs, process.execPath, cliPath, 'agent', '--metrics-address', '', ...args], {
+  static start(lab: CniLab, args: string[], socketPath: string): Promise<AgentProcess> {
+    return AgentProcess.launch(['ip', 'netns', 'exec', lab.hostNs, process.execPath], ['--metrics-address', '', ...args], socketPath);
+  }
+
+  /** In the test's own netns: only for agents whose delegates touch no links (spy plugins), e.g. to reach 127.0.0.1. */
+  static startInRootNetns(args: string[], socketPath: string): Promise<AgentProcess> {
+    return AgentProcess.launch([process.execPath], args, socketPath);
+  }
+
+  private static async launch(prefix: string[], args: string[], socketPath: string): Promise<AgentProcess> {
+    const child = spawn(prefix[0]!, [...prefix.slice(1), cliPath, 'agent', ...args], {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
     });
     const agent = new AgentProcess(child, socketPath);
-    if (options.waitForSocket === false) return agent;
     // A SIGKILLed predecessor leaves its socket file behind: wait for one that accepts a connection.
     const deadline = Date.now() + 15_000;
     while (!(await accepts(socketPath))) {
