@@ -25,6 +25,8 @@ export interface CniServices {
   kubernetesApi?: (conf: MultusNetConf) => Promise<ClusterApi>;
   /** Standalone device pools the config names as "discovered" (the agent's device-plugin discovery). */
   discoveredPools?: () => Record<string, string[]>;
+  /** Waits for the agent's rate limit before each kubelet pod-resources call. */
+  beforePodResources?: () => Promise<void>;
   /** Top-level keys laid over every request's config (Multus thick's daemon-config.json does this). */
   confOverlay?: Record<string, unknown>;
 }
@@ -84,6 +86,7 @@ function buildDeps(request: CniRequest, conf: MultusNetConf, log: Logger, overri
     clusterApi: overrides?.clusterApi ?? clusterApi,
     podDevices: overrides?.podDevices ?? (async (pod) => {
       const { podDevicesFromKubelet } = await import('./pod-devices.js');
+      await services.beforePodResources?.();
       let kubeletClaims: ClaimAllocation[] = [];
       const fromKubelet = await podDevicesFromKubelet({
         socketPath: conf.podResourcesSocket, checkpointFile: conf.kubeletCheckpointFile, namespace: pod.namespace, name: pod.name, uid: pod.uid, log,

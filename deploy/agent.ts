@@ -17,6 +17,7 @@ import { runCni, type CniRunOutcome, type CniServices } from '../cni/entry.js';
 import { ExecPluginExecutor } from '../cni/exec.js';
 import { ConfInstaller, META_PLUGIN_TYPES, findPrimaryConf, generateConf, installShim } from '../cni/install.js';
 import { loggerFromPino } from '../cni/log.js';
+import { TokenBucket } from '../cni/rate-limit.js';
 import type { RunningDevicePlugin } from '../deviceplugin/server-command.js';
 import type { AgentArgs } from './agent-cli.js';
 import { AgentMetrics, errorKind, startMetricsServer, type PoolSize } from './agent-metrics.js';
@@ -156,6 +157,8 @@ export class Agent {
   private readonly kubernetesApis = new Map<string, Promise<ClusterApi>>();
   private readonly informers: Array<{ name: string; synced: boolean; stop(): void }> = [];
   private stopping = false;
+  /** pod-resources calls: 20/s, burst 5 (the kubelet allows 100/s, burst 10, for everyone together). */
+  private readonly podResourcesRate = new TokenBucket(20, 5);
 
   private constructor(private readonly args: AgentArgs, private readonly pino: PinoLogger, readonly served: ServedConf) {}
 
@@ -289,6 +292,7 @@ export class Agent {
       executor: (searchPath, timeoutMs) => new GuardedExecutor(new ExecPluginExecutor(searchPath, timeoutMs), selfTypes, onDelegate),
       kubernetesApi: (conf: MultusNetConf) => this.kubernetesApi(conf.kubeconfig!),
       discoveredPools: () => this.devicePlugin?.pools() ?? {},
+      beforePodResources: () => this.podResourcesRate.take(),
       confOverlay: overlay,
     };
   }

@@ -9,6 +9,7 @@ import { GuardedExecutor, type DelegateCall } from '../../cni/agent-executor.js'
 import { CniError } from '../../cni/errors.js';
 import { findPrimaryConf, generateConf } from '../../cni/install.js';
 import { QueueFullError, RequestQueue } from '../../cni/request-queue.js';
+import { TokenBucket } from '../../cni/rate-limit.js';
 
 const tick = (ms = 5) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -96,4 +97,17 @@ t.test('primary conf: first .conf/.conflist by name that is not a meta-plugin; c
   });
   t.throws(() => generateConf(primary!, { type: 'nicplex', cniVersion: '1.0.0', extra: {} }), /delegate cni version is 0.3.1 while top level cni version is 1.0.0/);
   t.equal(findPrimaryConf(dir, { ownFile: '00-multus.conf', masterFile: '08-x.json' }), undefined, 'multusMasterCNI must still be a .conf/.conflist');
+});
+
+t.test('the pod-resources token bucket: a burst at once, then the rate', async (t) => {
+  const bucket = new TokenBucket(50, 3);
+  const started = Date.now();
+  let served = 0;
+  for (let index = 0; index < 4; index++) void bucket.take().then(() => { served++; });
+  await tick(0);
+  t.equal(served, 3, 'the burst is served at once, the 4th waits for a token');
+  await Promise.all(Array.from({ length: 5 }, () => bucket.take()));
+  const elapsed = Date.now() - started;
+  t.ok(elapsed >= 100, `6 more at 50/s take at least 100 ms (${elapsed} ms)`);
+  t.throws(() => new TokenBucket(0, 1), RangeError);
 });
