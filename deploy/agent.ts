@@ -181,7 +181,7 @@ export class Agent {
         import('../deviceplugin/server/log.js'), import('../deviceplugin/server-command.js'),
       ]);
       try {
-        this.devicePlugin = await startDevicePlugin({ ...args, config: args.config }, dpLoggerFromPino(this.pino.child({ component: 'nicplex-deviceplugin' })));
+        this.devicePlugin = await startDevicePlugin({ ...args, config: args.config }, dpLoggerFromPino(this.pino.child({ subsystem: 'deviceplugin' })));
       } catch (error) {
         logStartFailure(error, dpLoggerFromPino(this.pino));
         throw new Error('the device plugin could not start', { cause: error });
@@ -288,7 +288,7 @@ export class Agent {
     if (this.args.kubeconfig && overlay['kubeconfig'] === undefined) overlay['kubeconfig'] = this.args.kubeconfig;
     const selfTypes = new Set([...META_PLUGIN_TYPES, this.served.type]);
     return {
-      log: loggerFromPino(this.pino.child({ command: call.env['CNI_COMMAND'], containerId: call.env['CNI_CONTAINERID'] })),
+      log: loggerFromPino(this.pino.child({ subsystem: 'cni', command: call.env['CNI_COMMAND'], containerId: call.env['CNI_CONTAINERID'] })),
       executor: (searchPath, timeoutMs) => new GuardedExecutor(new ExecPluginExecutor(searchPath, timeoutMs), selfTypes, onDelegate),
       kubernetesApi: (conf: MultusNetConf) => this.kubernetesApi(conf.kubeconfig!),
       discoveredPools: () => this.devicePlugin?.pools() ?? {},
