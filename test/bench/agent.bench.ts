@@ -1,6 +1,8 @@
 // nicplex agent + C shim vs the plugins called directly, side by side in one run:
 //  1. ADD+DEL of a pod with a bridge cluster network and one macvlan NAD: the shim (→ agent, standalone)
 //     vs bridge and macvlan exec'd directly (goal ≤ 1.10×); plus the shim's own CPU per call (goal ≤ 2 ms).
+//     Also nicplex thin mode in Kubernetes mode (one Node process per call, the fake API server) on the same
+//     workload (goal ≤ 2.0×).
 //  2. containerd sandbox create+remove: the shim as the CNI (bridge only) vs bridge as the CNI (goal ≤ 1.15×).
 // Runs in private netns; writes bench-results/agent.json with a `summary` array.
 // Usage (root): node dist/test/bench/agent.bench.js [--rounds N] [--sandbox-rounds N] [--skip-containerd]
@@ -16,6 +18,7 @@ import { bridgeNetworkConfig, writeJsonFile } from '../e2e/harness/cni-dirs.js';
 import { prepareContainerd, type ContainerdFixture } from '../e2e/harness/containerd-fixture.js';
 import { startNodeAgent } from '../e2e/harness/nicplex-agent.js';
 import { clusterDelegate, nicplexConf, nicplexLayout, subnetsFor } from '../e2e/harness/nicplex-networks.js';
+import { FakeApiServer } from '../helpers/fake-apiserver.js';
 import { median, numberArgument } from './bench-stats.js';
 
 const PLUGINS = '/usr/lib/cni';
@@ -31,6 +34,7 @@ function run(binary: string, env: Record<string, string>, stdin: string): Promis
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, ms: Number(process.hrtime.bigint() - started) / 1e6 }));
+    child.stdin.on('error', () => undefined); // /bin/true (the exec baseline) never reads its stdin
     child.stdin.end(stdin);
   });
 }
@@ -42,7 +46,7 @@ function childCpuMs(): number {
   return (Number(fields[13]) + Number(fields[14])) * 10;
 }
 
-async function innerCniCase(dir: string, ctrA: string, ctrB: string, rounds: number): Promise<SummaryRow[]> {
+async function innerCniCase(dir: string, ctrA: string, ctrB: string, ctrC: string, rounds: number): Promise<SummaryRow[]> {
   const bridge = (name: string, bridgeName: string, subnet: string) => ({ cniVersion: '1.0.0', name, plugins: [{ type: 'bridge', bridge: bridgeName, isGateway: true, ipam: { type: 'host-local', dataDir: join(dir, 'ipam'), subnet } }] });
   const macvlan = (name: string, address: string) => ({ cniVersion: '1.0.0', name, plugins: [{ type: 'macvlan', master: 'bmv0', mode: 'bridge', ipam: { type: 'static', addresses: [{ address }] } }] });
   mkdirSync(join(dir, 'nads'), { recursive: true });
@@ -66,12 +70,38 @@ async function innerCniCase(dir: string, ctrA: string, ctrB: string, rounds: num
     const mvConf = macvlan('ref-mv', '10.231.67.2/24');
     const plugin = (list: { cniVersion: string; name: string; plugins: Array<Record<string, unknown>> }) => JSON.stringify({ ...list.plugins[0], cniVersion: list.cniVersion, name: list.name });
     const refEnv = (command: string, ifname: string) => ({ CNI_COMMAND: command, CNI_CONTAINERID: 'benchB', CNI_NETNS: `/var/run/netns/${ctrB}`, CNI_IFNAME: ifname, CNI_PATH: PLUGINS });
+    // Thin mode, Kubernetes mode: the fake API server listens on 127.0.0.1 of this private netns.
+    const api = new FakeApiServer();
+    await api.start();
+    const kubeconfig = join(dir, 'kubeconfig');
+    api.writeKubeconfig(kubeconfig);
+    api.addNad({ namespace: 'default', name: 'mv', config: JSON.stringify(macvlan('mv', '10.231.68.2/24')) });
+    api.addPod({ namespace: 'default', name: 'thin', annotations: { 'k8s.v1.cni.cncf.io/networks': 'mv' } });
+    const thinConf = JSON.stringify({
+      cniVersion: '1.0.0', name: 'nicplex', type: 'nicplex', cniDir: join(dir, 'cache-thin'), binDir: PLUGINS, kubeconfig,
+      podResourcesSocket: join(dir, 'no-kubelet.sock'), delegates: [bridge('thin-br', `${tag}c`, '10.231.69.0/24')],
+    });
+    const thinEnv = (command: string) => ({ CNI_COMMAND: command, CNI_CONTAINERID: 'benchC', CNI_NETNS: `/var/run/netns/${ctrC}`, CNI_IFNAME: 'eth0', CNI_PATH: PLUGINS, CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=thin' });
+    const runThin = (command: string) => {
+      const started = process.hrtime.bigint();
+      return new Promise<{ code: number; stdout: string; ms: number }>((resolve) => {
+        const child = spawn(process.execPath, [cliPath, 'cni'], { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...thinEnv(command) }, stdio: ['pipe', 'pipe', 'ignore'] });
+        let stdout = '';
+        child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
+        child.on('close', (code) => resolve({ code: code ?? -1, stdout, ms: Number(process.hrtime.bigint() - started) / 1e6 }));
+        child.stdin.end(thinConf);
+      });
+    };
     const shim: number[] = [];
+    const thin: number[] = [];
     const reference: number[] = [];
     for (let round = -3; round < rounds; round++) {
       const add = await run(shimPath, shimEnv('ADD'), conf);
       const del = await run(shimPath, shimEnv('DEL'), conf);
       if (add.code !== 0 || del.code !== 0) throw new Error(`shim → agent failed: ${add.stdout} ${del.stdout}`);
+      const thinAdd = await runThin('ADD');
+      const thinDel = await runThin('DEL');
+      if (thinAdd.code !== 0 || thinDel.code !== 0) throw new Error(`thin mode (Kubernetes) failed: ${thinAdd.stdout} ${thinDel.stdout}`);
       const calls = [
         await run(join(PLUGINS, 'bridge'), refEnv('ADD', 'eth0'), plugin(brConf)),
         await run(join(PLUGINS, 'macvlan'), refEnv('ADD', 'net1'), plugin(mvConf)),
@@ -81,6 +111,7 @@ async function innerCniCase(dir: string, ctrA: string, ctrB: string, rounds: num
       if (calls.some((call) => call.code !== 0)) throw new Error(`reference plugin failed: ${calls.map((call) => call.stdout).join(' ')}`);
       if (round < 0) continue;
       shim.push(add.ms + del.ms);
+      thin.push(thinAdd.ms + thinDel.ms);
       reference.push(calls.reduce((sum, call) => sum + call.ms, 0));
     }
     // The shim's own CPU: DELs of containers the agent never saw (the agent does almost nothing), minus
@@ -97,7 +128,8 @@ async function innerCniCase(dir: string, ctrA: string, ctrB: string, rounds: num
     const execBaselineMs = await cpuOf('/bin/true', () => ({}));
     const shimTotalMs = await cpuOf(shimPath, (index) => ({ ...shimEnv('DEL'), CNI_CONTAINERID: `cpu${index}`, CNI_ARGS: '' }));
     const shimCpuMs = Math.max(0, shimTotalMs - execBaselineMs);
-    console.log(`ADD+DEL bridge + macvlan NAD, ${rounds} rounds: shim→agent median ${median(shim).toFixed(1)} ms, plugins direct ${median(reference).toFixed(1)} ms, ratio ${(median(shim) / median(reference)).toFixed(2)}x`);
+    await api.stop();
+    console.log(`ADD+DEL bridge + macvlan NAD, ${rounds} rounds: shim→agent median ${median(shim).toFixed(1)} ms, thin Kubernetes mode ${median(thin).toFixed(1)} ms, plugins direct ${median(reference).toFixed(1)} ms; ratios ${(median(shim) / median(reference)).toFixed(2)}x, ${(median(thin) / median(reference)).toFixed(2)}x`);
     console.log(`shim CPU per call: ${shimCpuMs.toFixed(2)} ms of its own (${shimTotalMs.toFixed(2)} ms in all, of which ${execBaselineMs.toFixed(2)} ms is what exec'ing /bin/true costs here; ${calls} calls)`);
     return [
       { case: 'ADD+DEL bridge + macvlan NAD: shim→agent (standalone) vs bridge+macvlan exec\'d directly', nicplex_ms: median(shim), reference_ms: median(reference), ratio: median(shim) / median(reference), goal: '<= 1.10' },
@@ -113,6 +145,7 @@ async function cniCase(rounds: number): Promise<SummaryRow[]> {
   const host = `${tag}h`;
   const ctrA = `${tag}a`;
   const ctrB = `${tag}b`;
+  const ctrC = `${tag}c`;
   const ip = (...args: string[]) => {
     const result = spawnSync('ip', args, { encoding: 'utf8' });
     if (result.status !== 0) throw new Error(`ip ${args.join(' ')}: ${result.stderr}`);
@@ -121,18 +154,19 @@ async function cniCase(rounds: number): Promise<SummaryRow[]> {
     ip('netns', 'add', host);
     ip('netns', 'add', ctrA);
     ip('netns', 'add', ctrB);
+    ip('netns', 'add', ctrC);
     ip('-n', host, 'link', 'set', 'lo', 'up');
     ip('-n', host, 'link', 'add', 'bmv0', 'type', 'veth', 'peer', 'name', 'bmv0p');
     ip('-n', host, 'link', 'set', 'bmv0', 'up');
     const self = fileURLToPath(import.meta.url);
     const out = join(dir, 'rows.json');
     const child = spawnSync('ip', ['netns', 'exec', host, process.execPath, self], {
-      stdio: 'inherit', env: { ...process.env, NPX_AGENT_BENCH_INNER: JSON.stringify({ dir, ctrA, ctrB, rounds, out }) },
+      stdio: 'inherit', env: { ...process.env, NPX_AGENT_BENCH_INNER: JSON.stringify({ dir, ctrA, ctrB, ctrC, rounds, out }) },
     });
     if (child.status !== 0 || !existsSync(out)) throw new Error('the CNI case failed');
     return JSON.parse(readFileSync(out, 'utf8')) as SummaryRow[];
   } finally {
-    for (const name of [ctrA, ctrB, host]) spawnSync('ip', ['netns', 'del', name]);
+    for (const name of [ctrA, ctrB, ctrC, host]) spawnSync('ip', ['netns', 'del', name]);
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -176,8 +210,8 @@ async function containerdCase(rounds: number): Promise<SummaryRow[]> {
 
 const inner = process.env['NPX_AGENT_BENCH_INNER'];
 if (inner) {
-  const { dir, ctrA, ctrB, rounds, out } = JSON.parse(inner) as { dir: string; ctrA: string; ctrB: string; rounds: number; out: string };
-  writeFileSync(out, JSON.stringify(await innerCniCase(dir, ctrA, ctrB, rounds)));
+  const { dir, ctrA, ctrB, ctrC, rounds, out } = JSON.parse(inner) as { dir: string; ctrA: string; ctrB: string; ctrC: string; rounds: number; out: string };
+  writeFileSync(out, JSON.stringify(await innerCniCase(dir, ctrA, ctrB, ctrC, rounds)));
 } else {
   try {
     const summary = await cniCase(numberArgument('--rounds', 30));
