@@ -6,7 +6,7 @@
 //  2. containerd sandbox create+remove: the shim as the CNI (bridge only) vs bridge as the CNI (goal ≤ 1.15×).
 // Runs in private netns; writes bench-results/agent.json with a `summary` array.
 // Usage (root): node dist/test/bench/agent.bench.js [--rounds N] [--sandbox-rounds N] [--skip-containerd]
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +20,7 @@ import { startNodeAgent } from '../e2e/harness/nicplex-agent.js';
 import { clusterDelegate, nicplexConf, nicplexLayout, subnetsFor } from '../e2e/harness/nicplex-networks.js';
 import { FakeApiServer } from '../helpers/fake-apiserver.js';
 import { median, numberArgument } from './bench-stats.js';
+import { runInPrivateHost } from './bench-netns.js';
 
 const PLUGINS = '/usr/lib/cni';
 const tag = `npxag${process.pid % 100000}`;
@@ -142,31 +143,13 @@ async function innerCniCase(dir: string, ctrA: string, ctrB: string, ctrC: strin
 
 async function cniCase(rounds: number): Promise<SummaryRow[]> {
   const dir = mkdtempSync(join(tmpdir(), 'npx-agentbench-'));
-  const host = `${tag}h`;
-  const ctrA = `${tag}a`;
-  const ctrB = `${tag}b`;
-  const ctrC = `${tag}c`;
-  const ip = (...args: string[]) => {
-    const result = spawnSync('ip', args, { encoding: 'utf8' });
-    if (result.status !== 0) throw new Error(`ip ${args.join(' ')}: ${result.stderr}`);
-  };
+  const [ctrA, ctrB, ctrC] = [`${tag}a`, `${tag}b`, `${tag}c`];
   try {
-    ip('netns', 'add', host);
-    ip('netns', 'add', ctrA);
-    ip('netns', 'add', ctrB);
-    ip('netns', 'add', ctrC);
-    ip('-n', host, 'link', 'set', 'lo', 'up');
-    ip('-n', host, 'link', 'add', 'bmv0', 'type', 'veth', 'peer', 'name', 'bmv0p');
-    ip('-n', host, 'link', 'set', 'bmv0', 'up');
-    const self = fileURLToPath(import.meta.url);
     const out = join(dir, 'rows.json');
-    const child = spawnSync('ip', ['netns', 'exec', host, process.execPath, self], {
-      stdio: 'inherit', env: { ...process.env, NPX_AGENT_BENCH_INNER: JSON.stringify({ dir, ctrA, ctrB, ctrC, rounds, out }) },
-    });
-    if (child.status !== 0 || !existsSync(out)) throw new Error('the CNI case failed');
+    const ok = runInPrivateHost({ host: `${tag}h`, containers: [ctrA, ctrB, ctrC], self: fileURLToPath(import.meta.url), envName: 'NPX_AGENT_BENCH_INNER', payload: { dir, ctrA, ctrB, ctrC, rounds, out } });
+    if (!ok || !existsSync(out)) throw new Error('the CNI case failed');
     return JSON.parse(readFileSync(out, 'utf8')) as SummaryRow[];
   } finally {
-    for (const name of [ctrA, ctrB, ctrC, host]) spawnSync('ip', ['netns', 'del', name]);
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { CniCall, CniLab } from './cni-lab.js';
-import { REFERENCE_PLUGIN_DIR } from './cni-lab.js';
+import { REFERENCE_PLUGIN_DIR, runPlugin } from './cni-lab.js';
 import { cliPath, repoRoot } from './paths.js';
 
 export const shimPath = join(repoRoot, 'build', 'Release', 'nicplex-shim');
@@ -80,23 +80,8 @@ export class AgentProcess {
 export interface ShimCall extends CniCall { ms: number }
 
 /** Execs the shim (optionally under another name, e.g. multus-shim) with the CNI env and the conf on stdin. */
-export function runShim(env: Record<string, string>, conf: unknown, options: { shim?: string; argv0?: string } = {}): Promise<ShimCall> {
+export async function runShim(env: Record<string, string>, conf: unknown, options: { shim?: string; argv0?: string } = {}): Promise<ShimCall> {
   const started = process.hrtime.bigint();
-  return new Promise((resolve) => {
-    const child = spawn(options.shim ?? shimPath, [], {
-      argv0: options.argv0,
-      env: { CNI_PATH: REFERENCE_PLUGIN_DIR, ...env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
-    child.on('close', (code) => {
-      let json: Record<string, unknown> | undefined;
-      try { json = stdout.trim() ? (JSON.parse(stdout) as Record<string, unknown>) : undefined; } catch { json = undefined; }
-      resolve({ exitCode: code ?? -1, stdout, stderr, json, ms: Number(process.hrtime.bigint() - started) / 1e6 });
-    });
-    child.stdin.end(typeof conf === 'string' ? conf : JSON.stringify(conf));
-  });
+  const call = await runPlugin(options.shim ?? shimPath, [], { CNI_PATH: REFERENCE_PLUGIN_DIR, ...env }, conf, options);
+  return { ...call, ms: Number(process.hrtime.bigint() - started) / 1e6 };
 }
