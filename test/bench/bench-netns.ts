@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 
 /** Creates `host` and `containers`, runs `self` inside `host` with `payload` as JSON in `envName`, deletes them all. */
-export function runInPrivateHost(options: { host: string; containers: string[]; self: string; envName: string; payload: unknown }): boolean {
+export function runInPrivateHost(options: { host: string; containers: string[]; self: string; args?: string[]; envName: string; payload: unknown }): boolean {
   const ip = (...args: string[]) => {
     const result = spawnSync('ip', args, { encoding: 'utf8' });
     if (result.status !== 0) throw new Error(`ip ${args.join(' ')}: ${result.stderr}`);
@@ -14,7 +14,7 @@ export function runInPrivateHost(options: { host: string; containers: string[]; 
     ip('-n', options.host, 'link', 'set', 'lo', 'up');
     ip('-n', options.host, 'link', 'add', 'bmv0', 'type', 'veth', 'peer', 'name', 'bmv0p');
     ip('-n', options.host, 'link', 'set', 'bmv0', 'up');
-    const child = spawnSync('ip', ['netns', 'exec', options.host, process.execPath, options.self], {
+    const child = spawnSync('ip', ['netns', 'exec', options.host, process.execPath, options.self, ...(options.args ?? [])], {
       stdio: 'inherit', env: { ...process.env, [options.envName]: JSON.stringify(options.payload) },
     });
     return child.status === 0;

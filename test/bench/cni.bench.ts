@@ -85,7 +85,7 @@ async function outer(): Promise<void> {
   const ctrA = `${tag}a`;
   const ctrB = `${tag}b`;
   try {
-    const ok = runInPrivateHost({ host: `${tag}h`, containers: [ctrA, ctrB], self: fileURLToPath(import.meta.url), envName: 'NPX_CNI_BENCH_INNER', payload: { dir, ctrA, ctrB } });
+    const ok = runInPrivateHost({ host: `${tag}h`, containers: [ctrA, ctrB], self: fileURLToPath(import.meta.url), args: [String(rounds)], envName: 'NPX_CNI_BENCH_INNER', payload: { dir, ctrA, ctrB } });
     if (!ok) process.exitCode = 1;
   } finally {
     rmSync(dir, { recursive: true, force: true });
