@@ -3,9 +3,12 @@
 //     vs bridge and macvlan exec'd directly (goal ≤ 1.10×); plus the shim's own CPU per call (goal ≤ 2 ms).
 //     Also nicplex thin mode in Kubernetes mode (one Node process per call, the fake API server) on the same
 //     workload (goal ≤ 2.0×).
+//  3. Kubernetes mode against the fake API server with 1000 pods and 200 NADs: API reads per ADD of a cached
+//     pod (goal 0), agent RSS after the ADD/DEL cycles (goal ≤ 90 MiB, growth < 5 MiB from cycle 200 to the
+//     end), and agent start → kubelet registration (device plugin on a fake sysfs).
 //  2. containerd sandbox create+remove: the shim as the CNI (bridge only) vs bridge as the CNI (goal ≤ 1.15×).
 // Runs in private netns; writes bench-results/agent.json with a `summary` array.
-// Usage (root): node dist/test/bench/agent.bench.js [--rounds N] [--sandbox-rounds N] [--skip-containerd]
+// Usage (root): node dist/test/bench/agent.bench.js [--rounds N] [--cycles N] [--sandbox-rounds N] [--skip-kubernetes] [--skip-containerd]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -191,6 +194,79 @@ async function containerdCase(rounds: number): Promise<SummaryRow[]> {
   }
 }
 
+/** VmRSS of a process, MiB. */
+function rssMiB(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? Number.NaN) / 1024;
+}
+
+async function kubernetesCase(cycles: number): Promise<SummaryRow[]> {
+  const { buildFakeHost } = await import('../helpers/fake-sysfs.js');
+  const { KubeletStandin } = await import('../helpers/kubelet-standin.js');
+  const { intelE810 } = await import('../helpers/nic-models.js');
+  const { CniLab } = await import('../helpers/cni-lab.js');
+  const { AgentProcess, runShim } = await import('../helpers/agent-harness.js');
+  const lab = new CniLab('abk');
+  const api = new FakeApiServer();
+  const host = buildFakeHost({ pci: intelE810({ numVfs: 4 }) });
+  try {
+    await api.start();
+    const kubeconfig = join(lab.dir, 'kubeconfig');
+    api.writeKubeconfig(kubeconfig);
+    for (let index = 0; index < 200; index++) api.addNad({ namespace: 'bench', name: `nad${index}`, config: JSON.stringify({ cniVersion: '1.0.0', name: `nad${index}`, type: 'spy' }) });
+    for (let index = 0; index < 1000; index++) api.addPod({ namespace: 'bench', name: `pod${index}`, nodeName: 'bench-node', annotations: { 'k8s.v1.cni.cncf.io/networks': `nad${index % 200}` } });
+    const spyBin = lab.writeSpyPlugin('spy');
+    const dpDir = join(host.root, 'kubelet', 'device-plugins');
+    mkdirSync(dpDir, { recursive: true });
+    const configPath = join(host.root, 'config.json');
+    writeFileSync(configPath, JSON.stringify({ resourceList: [{ resourceName: 'e810', selectors: { devices: ['1889'] } }] }));
+    const kubelet = await KubeletStandin.start({ dir: dpDir });
+    const socketDir = join(lab.dir, 'sock');
+    const started = Date.now();
+    // The agent runs in this netns: its only delegate is the spy plugin, which touches no links.
+    const agent = await AgentProcess.startInRootNetns([
+      '--config', configPath, '--sysfs-root', host.sysfsRoot, '--proc-root', host.procRoot, '--dev-root', host.devRoot, '--device-plugin-dir', dpDir,
+      '--devinfo-dir', join(host.root, 'devinfo'), '--pci-ids', 'none', '--socket-dir', socketDir, '--kubeconfig', kubeconfig, '--node-name', 'bench-node',
+      '--metrics-address', '', '--log-level', 'error',
+    ], join(socketDir, 'nicplex.sock'));
+    try {
+      await kubelet.waitForHealthy('intel.com/e810', 4, 20_000);
+      const registrationMs = Math.min(...kubelet.registrations.map((registration) => registration.at)) - started;
+      const conf = {
+        cniVersion: '1.0.0', name: 'nicplex', type: 'nicplex', cniDir: join(lab.dir, 'cache'), binDir: spyBin, socketDir,
+        podResourcesSocket: join(lab.dir, 'no-kubelet.sock'), delegates: [{ cniVersion: '1.0.0', name: 'cluster', type: 'spy' }],
+      };
+      const ctr = lab.containerNetns('c');
+      await sleep(1000); // informers list the 1000 pods and 200 NADs
+      const readsBefore = api.objectGets().length;
+      let rssAt200 = Number.NaN;
+      for (let cycle = 0; cycle < cycles; cycle++) {
+        const pod = `pod${cycle % 1000}`;
+        const env = { CNI_CONTAINERID: `k${cycle}`, CNI_NETNS: ctr.path, CNI_IFNAME: 'eth0', CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=${pod}` };
+        const add = await runShim({ ...env, CNI_COMMAND: 'ADD' }, conf);
+        const del = await runShim({ ...env, CNI_COMMAND: 'DEL' }, conf);
+        if (add.exitCode !== 0 || del.exitCode !== 0) throw new Error(`cycle ${cycle}: ${add.stdout} ${del.stdout}`);
+        if (cycle === 199) rssAt200 = rssMiB(agent.pid);
+      }
+      const readsPerAdd = (api.objectGets().length - readsBefore) / cycles;
+      const rssEnd = rssMiB(agent.pid);
+      console.log(`Kubernetes mode, 1000 pods / 200 NADs, ${cycles} ADD/DEL cycles: ${readsPerAdd} API reads per ADD, RSS ${rssAt200.toFixed(1)} MiB at cycle 200, ${rssEnd.toFixed(1)} MiB at the end; start → kubelet registration ${registrationMs} ms`);
+      return [
+        { case: 'Kubernetes mode (fake API, 1000 pods, 200 NADs): API reads per ADD of a cached pod', nicplex_ms: readsPerAdd, reference_ms: 0, ratio: readsPerAdd, goal: '0 reads' },
+        { case: `agent RSS (MiB) after ${cycles} ADD/DEL cycles (device plugin + informers + CNI server) vs sriovdp + multus-daemon (44 + 44 MiB)`, nicplex_ms: rssEnd, reference_ms: 90, ratio: rssEnd / 90, goal: '<= 1.00 (90 MiB)' },
+        { case: `agent RSS growth (MiB) from cycle 200 to ${cycles}`, nicplex_ms: rssEnd - rssAt200, reference_ms: 5, ratio: (rssEnd - rssAt200) / 5, goal: '< 1.00 (5 MiB)' },
+        { case: 'agent start → kubelet registration (ms) vs sriovdp here (130 ms)', nicplex_ms: registrationMs, reference_ms: 130, ratio: registrationMs / 130, goal: 'report' },
+      ];
+    } finally {
+      await agent.stop('SIGTERM');
+      await kubelet.stop();
+    }
+  } finally {
+    await api.stop();
+    host.cleanup();
+    lab.cleanup();
+  }
+}
+
 const inner = process.env['NPX_AGENT_BENCH_INNER'];
 if (inner) {
   const { dir, ctrA, ctrB, ctrC, rounds, out } = JSON.parse(inner) as { dir: string; ctrA: string; ctrB: string; ctrC: string; rounds: number; out: string };
@@ -198,6 +274,7 @@ if (inner) {
 } else {
   try {
     const summary = await cniCase(numberArgument('--rounds', 30));
+    if (!process.argv.includes('--skip-kubernetes')) summary.push(...(await kubernetesCase(numberArgument('--cycles', 1000))));
     if (!process.argv.includes('--skip-containerd')) summary.push(...(await containerdCase(numberArgument('--sandbox-rounds', 20))));
     const result = { bench: 'agent', date: new Date().toISOString(), node: process.version, summary };
     mkdirSync(join(repoRoot, 'bench-results'), { recursive: true });
