@@ -150,7 +150,7 @@ export async function runAgent(args: AgentArgs): Promise<number> {
 
 export class Agent {
   devicePlugin: RunningDevicePlugin | undefined;
-  server!: CniServer;
+  server: CniServer | undefined;
   installer: ConfInstaller | undefined;
   metrics!: AgentMetrics;
   private metricsServer: Server | undefined;
@@ -164,7 +164,13 @@ export class Agent {
 
   static async start(args: AgentArgs, pino: PinoLogger): Promise<Agent> {
     const agent = new Agent(args, pino, servedConf(args));
-    await agent.begin();
+    try {
+      await agent.begin();
+    } catch (error) {
+      // Whatever did start (device-plugin servers, the socket) must not keep the process alive.
+      await agent.stop().catch(() => undefined);
+      throw error;
+    }
     return agent;
   }
 
@@ -189,19 +195,20 @@ export class Agent {
     }
     if (args.kubeconfig) void this.kubernetesApi(args.kubeconfig).catch((error: Error) => this.log.error(`Kubernetes API: ${error.message}`));
     this.metrics = new AgentMetrics({
-      queued: () => this.server.queue.queued,
-      inFlight: () => this.server.queue.active,
+      queued: () => this.server?.queue.queued ?? 0,
+      inFlight: () => this.server?.queue.active ?? 0,
       pools: () => this.poolSizes(),
       informers: () => Object.fromEntries(this.informers.map((informer) => [informer.name, informer.synced])),
     });
-    this.server = new CniServer({
+    const server = new CniServer({
       socketPath: join(served.socketDir, served.socketName),
       maxConcurrent: args['max-concurrent-requests'],
       log: this.log,
       handle: (call) => this.handle(call),
     });
-    await this.server.start();
-    this.log.verbose(`serving CNI requests on ${this.server.socketPath} (at most ${args['max-concurrent-requests']} at once)`);
+    await server.start();
+    this.server = server;
+    this.log.verbose(`serving CNI requests on ${server.socketPath} (at most ${args['max-concurrent-requests']} at once)`);
     // The shim before the conf: a runtime that sees the conf must find its binary.
     if (args['cni-bin-dir']) {
       const shim = args.shim ?? DEFAULT_SHIM;
@@ -328,7 +335,7 @@ export class Agent {
   async stop(): Promise<void> {
     this.stopping = true;
     // No new connections; requests in flight finish (bounded by their delegates' own timeouts).
-    const closing = this.server.close();
+    const closing = this.server?.close() ?? Promise.resolve();
     await this.installer?.stop({ removeConf: this.args['cleanup-config-on-exit'] });
     await Promise.race([closing, new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
     for (const informer of this.informers) informer.stop();
