@@ -125,3 +125,23 @@ t.test('200 concurrent ADDs are all answered (bounded concurrency, queued), then
   t.same(linkNames(ctr.name), ['lo'], 'all removed');
   t.same(leases(), [], 'no lease left');
 });
+
+t.test('GC through the shim: attachments missing from cni.dev/valid-attachments are deleted, valid ones kept', async (t) => {
+  const agent = await AgentProcess.start(lab, ['--socket-dir', socketDir], socketPath);
+  t.teardown(() => agent.stop('SIGKILL'));
+  const kept = lab.containerNetns('c5');
+  const stale = lab.containerNetns('c6');
+  for (const [id, ctr] of [['agkeep', kept], ['agstale', stale]] as const) {
+    const add = await runShim(podEnv('ADD', id, ctr.path, 'mv'), conf());
+    t.equal(add.exitCode, 0, `ADD ${id}: ${add.stdout}`);
+  }
+  const gc = await runShim({ CNI_COMMAND: 'GC', CNI_PATH: `${binDir}:${REFERENCE_PLUGIN_DIR}` }, conf({ cniVersion: '1.1.0', 'cni.dev/valid-attachments': [{ containerID: 'agkeep', ifname: 'eth0' }] }));
+  t.equal(gc.exitCode, 0, gc.stdout + agent.stderr());
+  // GC is for containers whose netns is gone: it releases what lives outside (IPAM leases, caches, devices).
+  t.equal(leases().length, 2, `only the valid container's two leases are left (${leases().join(', ')})`);
+  t.same(linkNames(kept.name), ['eth0', 'lo', 'net1'], 'the valid container kept its interfaces');
+  t.same(existsSync(cacheDir) ? readdirSync(cacheDir) : [], ['agkeep'], 'only the valid container\'s cache is left');
+  const del = await runShim(podEnv('DEL', 'agkeep', kept.path, 'mv'), conf());
+  t.equal(del.exitCode, 0, del.stdout);
+  t.same(leases(), [], 'no lease left');
+});
