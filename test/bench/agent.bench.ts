@@ -31,10 +31,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface SummaryRow { case: string; nicplex_ms: number; reference_ms: number; ratio: number; goal: string }
 
-function run(binary: string, env: Record<string, string>, stdin: string): Promise<{ code: number; stdout: string; ms: number }> {
+function run(binary: string, env: Record<string, string>, stdin: string, args: string[] = []): Promise<{ code: number; stdout: string; ms: number }> {
   const started = process.hrtime.bigint();
   return new Promise((resolve) => {
-    const child = spawn(binary, [], { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env }, stdio: ['pipe', 'pipe', 'ignore'] });
+    const child = spawn(binary, args, { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env }, stdio: ['pipe', 'pipe', 'ignore'] });
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, ms: Number(process.hrtime.bigint() - started) / 1e6 }));
@@ -130,6 +130,9 @@ async function innerCniCase(dir: string, ctrA: string, ctrB: string, ctrC: strin
       return (childCpuMs() - before) / calls;
     };
     const execBaselineMs = await cpuOf('/bin/true', () => ({}));
+    // Context for the thin-mode ratio: what one Node start costs on this machine right now.
+    const nodeStarts: number[] = [];
+    for (let index = 0; index < 10; index++) nodeStarts.push((await run(process.execPath, {}, '', ['-e', '0'])).ms);
     const shimTotalMs = await cpuOf(shimPath, (index) => ({ ...shimEnv('DEL'), CNI_CONTAINERID: `cpu${index}`, CNI_ARGS: '' }));
     const shimCpuMs = Math.max(0, shimTotalMs - execBaselineMs);
     await api.stop();
