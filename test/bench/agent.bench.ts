@@ -63,6 +63,9 @@ async function innerCniCase(dir: string, ctrA: string, ctrB: string, ctrC: strin
   });
   // The agent runs here, in the bench's private host netns, like a hostNetwork DaemonSet pod.
   const agent: ChildProcess = spawn(process.execPath, [cliPath, 'agent', '--socket-dir', socketDir, '--metrics-address', '', '--log-level', 'error'], { stdio: 'ignore' });
+  // Even if this process dies on an error, the agent it started must not outlive it.
+  const killAgent = () => { if (agent.exitCode === null) agent.kill('SIGKILL'); };
+  process.once('exit', killAgent);
   try {
     const deadline = Date.now() + 15_000;
     while (!(await accepts(join(socketDir, 'nicplex.sock')))) {
