@@ -8,21 +8,36 @@ import { cmdAdd, cmdCheck, cmdDel, cmdGc, cmdStatus, standaloneNetworksFrom, typ
 import { CniCode, CniError, asCniError } from './errors.js';
 import { ExecPluginExecutor, type PluginExecutor } from './exec.js';
 import { RoutingExecutor, lazyDelegates, type InProcessDelegates } from './delegates/routing.js';
-import { createLogger, type Logger } from './log.js';
+import { createLogger, type BufferedLogger, type Logger } from './log.js';
 import { NETWORKS_ANNOTATION } from './annotation.js';
 import { readRequest, type CniRequest } from './request.js';
 import { CURRENT_VERSION, SUPPORTED_VERSIONS, assertSupportedVersion } from './version.js';
+
+/**
+ * Long-lived services the agent builds once and hands to every request; thin mode builds each one for
+ * a single call, lazily. Every field is optional: what is absent is built the thin-mode way.
+ */
+export interface CniServices {
+  /** The agent's logger (a child per request); thin mode logs per the config's logLevel/logFile. */
+  log?: Logger;
+  /** Delegate executor for this request (delegateExecutor over the agent's long-lived built-ins); absent = thin mode's. */
+  executor?: (searchPath: string[], timeoutMs: number, conf: MultusNetConf) => PluginExecutor;
+  /** Kubernetes API (informer caches in the agent) for a config with "kubeconfig". */
+  kubernetesApi?: (conf: MultusNetConf) => Promise<ClusterApi>;
+  /** Standalone device pools the config names as "discovered" (the agent's device-plugin discovery). */
+  discoveredPools?: () => Record<string, string[]>;
+  /** Waits for the agent's rate limit before each kubelet pod-resources call. */
+  beforePodResources?: () => Promise<void>;
+  /** Top-level keys laid over every request's config (Multus thick's daemon-config.json does this). */
+  confOverlay?: Record<string, unknown>;
+}
 
 export interface CniRunOptions {
   env: NodeJS.ProcessEnv;
   stdin: string;
   /** Test seams: replace the delegate executor, the cluster API or the device source. */
   overrides?: Partial<Pick<CommandDeps, 'executor' | 'clusterApi' | 'podDevices' | 'log'>>;
-  /**
-   * In-process delegates built by a long-running process (the agent) and shared by its requests;
-   * absent = built lazily for this one call from the conf's builtinDelegates.
-   */
-  delegates?: InProcessDelegates;
+  services?: CniServices;
 }
 
 export interface CniRunOutcome { exitCode: number; stdout: string }
@@ -43,17 +58,25 @@ function parseStdin(text: string): Record<string, unknown> {
   return raw as Record<string, unknown>;
 }
 
-/** Built-in delegate types in-process, everything else (and IPAM) exec'd from binDir then CNI_PATH. */
-export function delegateExecutor(request: CniRequest, conf: MultusNetConf, log: Logger, delegates?: InProcessDelegates): PluginExecutor {
-  const exec = new ExecPluginExecutor([conf.binDir, ...request.cniPath], conf.delegateTimeoutSeconds * 1000);
-  const inProcess = delegates ?? lazyDelegates(conf.builtinDelegates, async () => {
+/**
+ * Built-in delegate types in-process (the conf's builtinDelegates), everything else (and IPAM) exec'd
+ * from the search path. `delegates`: the long-lived ones of a long-running process (the agent); absent =
+ * built lazily for this one call, so the delegate code loads only when a built-in type is routed.
+ */
+export function delegateExecutor(searchPath: string[], timeoutMs: number, conf: MultusNetConf, log: Logger, delegates?: InProcessDelegates): PluginExecutor {
+  const exec = new ExecPluginExecutor(searchPath, timeoutMs);
+  return new RoutingExecutor(delegates ?? builtinDelegatesFor(conf, log), exec);
+}
+
+/** In-process delegates for one conf's builtinDelegates and delegateStateDir, created on first use. */
+export function builtinDelegatesFor(conf: MultusNetConf, log: Logger): InProcessDelegates {
+  return lazyDelegates(conf.builtinDelegates, async () => {
     const { DelegateRegistry } = await import('./delegates/registry.js');
     return new DelegateRegistry({ stateDir: conf.delegateStateDir, log, enabled: conf.builtinDelegates });
   });
-  return new RoutingExecutor(inProcess, exec);
 }
 
-function buildDeps(request: CniRequest, conf: MultusNetConf, log: Logger, overrides: CniRunOptions['overrides'], delegates?: InProcessDelegates): CommandDeps {
+function buildDeps(request: CniRequest, conf: MultusNetConf, log: Logger, overrides: CniRunOptions['overrides'], services: CniServices): CommandDeps {
   let apiPromise: Promise<ClusterApi | undefined> | undefined;
   const standaloneNetworks = conf.standalone ? standaloneNetworksFrom(request, conf) : undefined;
   const clusterApi = (): Promise<ClusterApi | undefined> => {
@@ -66,6 +89,7 @@ function buildDeps(request: CniRequest, conf: MultusNetConf, log: Logger, overri
         if (standaloneNetworks) annotations[NETWORKS_ANNOTATION] = standaloneNetworks;
         return createStandaloneApi(conf.standalone, { namespace: pod.namespace, name: pod.name, uid: pod.uid, annotations }, log);
       }
+      if (conf.kubeconfig && services.kubernetesApi) return services.kubernetesApi(conf);
       if (conf.kubeconfig) {
         const { createKubernetesApi } = await import('./k8s-api.js');
         return createKubernetesApi(conf.kubeconfig, { podLookupTimeoutMs: conf.podLookupTimeoutMs, log });
@@ -77,10 +101,11 @@ function buildDeps(request: CniRequest, conf: MultusNetConf, log: Logger, overri
   return {
     conf,
     log,
-    executor: overrides?.executor ?? delegateExecutor(request, conf, log, delegates),
+    executor: overrides?.executor ?? (services.executor ?? defaultExecutor(log))([conf.binDir, ...request.cniPath], conf.delegateTimeoutSeconds * 1000, conf),
     clusterApi: overrides?.clusterApi ?? clusterApi,
     podDevices: overrides?.podDevices ?? (async (pod) => {
       const { podDevicesFromKubelet } = await import('./pod-devices.js');
+      await services.beforePodResources?.();
       let kubeletClaims: ClaimAllocation[] = [];
       const fromKubelet = await podDevicesFromKubelet({
         socketPath: conf.podResourcesSocket, checkpointFile: conf.kubeletCheckpointFile, namespace: pod.namespace, name: pod.name, uid: pod.uid, log,
@@ -96,8 +121,13 @@ function buildDeps(request: CniRequest, conf: MultusNetConf, log: Logger, overri
   };
 }
 
+/** Thin mode's executor: built-ins created for this one call, everything else exec'd. */
+const defaultExecutor = (log: Logger) => (searchPath: string[], timeoutMs: number, conf: MultusNetConf): PluginExecutor => delegateExecutor(searchPath, timeoutMs, conf, log);
+
 export async function runCni(options: CniRunOptions): Promise<CniRunOutcome> {
   let cniVersion = CURRENT_VERSION;
+  let callLogger: BufferedLogger | undefined;
+  const services = options.services ?? {};
   try {
     const request = readRequest(options.env);
     if (request.command === 'VERSION') {
@@ -106,7 +136,7 @@ export async function runCni(options: CniRunOptions): Promise<CniRunOutcome> {
       try { asked = (JSON.parse(options.stdin) as { cniVersion?: unknown }).cniVersion; } catch { asked = undefined; }
       return { exitCode: 0, stdout: `${JSON.stringify({ cniVersion: typeof asked === 'string' ? asked : CURRENT_VERSION, supportedVersions: SUPPORTED_VERSIONS })}\n` };
     }
-    const raw = parseStdin(options.stdin);
+    const raw = { ...parseStdin(options.stdin), ...services.confOverlay };
     if (typeof raw['cniVersion'] === 'string') cniVersion = raw['cniVersion'];
     assertSupportedVersion(raw['cniVersion'], 'network configuration on stdin');
     let parsed;
@@ -117,13 +147,14 @@ export async function runCni(options: CniRunOptions): Promise<CniRunOutcome> {
       throw error;
     }
     const { conf, warnings } = parsed;
-    const log = options.overrides?.log ?? createLogger({ level: conf.logLevel, file: conf.logFile, toStderr: conf.logToStderr });
+    if (conf.standalone?.discoveredPools) conf.standalone = { ...conf.standalone, devicePools: services.discoveredPools?.() ?? {} };
+    const log = options.overrides?.log ?? services.log ?? (callLogger = createLogger({ level: conf.logLevel, file: conf.logFile, toStderr: conf.logToStderr }));
     for (const warning of warnings) log.warn(warning);
     if (conf.standalone && !request.pod && request.containerId) {
       // Runtimes without Kubernetes may send no K8S_POD_* args; the container is then its own "pod".
       request.pod = { namespace: 'default', name: request.containerId.slice(0, 63).toLowerCase(), uid: '', infraContainerId: request.containerId };
     }
-    const deps = buildDeps(request, conf, log, options.overrides, options.delegates);
+    const deps = buildDeps(request, conf, log, options.overrides, services);
     switch (request.command) {
       case 'ADD':
         return { exitCode: 0, stdout: `${JSON.stringify(await cmdAdd(request, deps))}\n` };
@@ -142,6 +173,8 @@ export async function runCni(options: CniRunOptions): Promise<CniRunOutcome> {
     }
   } catch (error) {
     return errorOutput(error, cniVersion);
+  } finally {
+    await callLogger?.flush().catch(() => undefined);
   }
   return errorOutput(new CniError(CniCode.invalidEnvironment, 'unhandled command'), cniVersion);
 }

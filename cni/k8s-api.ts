@@ -1,10 +1,11 @@
-// ClusterApi over the Kubernetes API with @kubernetes/client-node. Imported lazily (the library costs
-// ~0.9 s to load), so only requests that actually need the API server pay for it.
+// ClusterApi over the Kubernetes API, through the small REST client (kube-client.ts): thin mode loads it
+// per call in a few tens of milliseconds, where @kubernetes/client-node costs ≈ 0.75 s.
 import { randomBytes } from 'node:crypto';
 import { CniCode, CniError } from './errors.js';
 import type { ClusterApi, NadInfo, NetworkStatusEntry, PodInfo } from './cluster.js';
 import { NETWORK_STATUS_ANNOTATION, RESOURCE_NAME_ANNOTATION } from './annotation.js';
 import { podClaimNames } from './dra-devices.js';
+import { openKubeClient, type KubeClient } from './kube-client.js';
 import type { Logger } from './log.js';
 
 const RETRYABLE_STATUS = new Set([500, 503]);
@@ -47,28 +48,46 @@ function isTransient(error: unknown): boolean {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export async function createKubernetesApi(kubeconfigPath: string, options: { podLookupTimeoutMs: number; log: Logger }): Promise<ClusterApi> {
-  const k8s = await import('@kubernetes/client-node');
-  const kubeConfig = new k8s.KubeConfig();
+const enc = encodeURIComponent;
+
+/** The pod as the meta-CNI needs it, from the API object. */
+export function podInfoFrom(pod: { metadata?: { uid?: string; annotations?: Record<string, string> }; spec?: { nodeName?: string } }, namespace: string, name: string): PodInfo {
+  const info: PodInfo = { namespace, name, uid: pod.metadata?.uid ?? '', annotations: pod.metadata?.annotations ?? {} };
+  if (pod.spec?.nodeName) info.nodeName = pod.spec.nodeName;
+  const claims = podClaimNames(pod);
+  if (claims.length > 0) info.resourceClaims = claims;
+  return info;
+}
+
+/** The NAD as the meta-CNI needs it, from the API object. */
+export function nadInfoFrom(object: { metadata?: { annotations?: Record<string, string> }; spec?: { config?: string } }, namespace: string, name: string): NadInfo {
+  return { namespace, name, config: object.spec?.config, resourceName: object.metadata?.annotations?.[RESOURCE_NAME_ANNOTATION] };
+}
+
+export interface KubernetesApiOptions {
+  podLookupTimeoutMs: number;
+  log: Logger;
+  /** An open client (the agent shares one); else one is opened from the kubeconfig. */
+  client?: KubeClient;
+  /** Answers from the agent's informer caches before the API server is asked; undefined = not cached. */
+  cache?: {
+    /** null: not on this node (per a synced cache); `wait`: an ADD may wait briefly for the watch to deliver it. */
+    pod(namespace: string, name: string, wait: boolean): Promise<PodInfo | null | undefined>;
+    nad(namespace: string, name: string): NadInfo | null | undefined;
+  };
+}
+
+export async function createKubernetesApi(kubeconfigPath: string, options: KubernetesApiOptions): Promise<ClusterApi> {
+  let client: KubeClient;
   try {
-    kubeConfig.loadFromFile(kubeconfigPath);
+    client = options.client ?? await openKubeClient(kubeconfigPath);
   } catch (error) {
     throw new CniError(CniCode.invalidConfig, `kubeconfig ${kubeconfigPath}: cannot load it: ${(error as Error).message}`);
   }
-  if (!kubeConfig.getCurrentCluster()) throw new CniError(CniCode.invalidConfig, `kubeconfig ${kubeconfigPath}: no current cluster (set current-context)`);
-  const core = kubeConfig.makeApiClient(k8s.CoreV1Api);
-  const custom = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
-  const resource = kubeConfig.makeApiClient(k8s.ResourceV1Api);
-  const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
   async function readPodOnce(namespace: string, name: string): Promise<PodInfo | null> {
     try {
-      const pod = await core.readNamespacedPod({ name, namespace });
-      const info: PodInfo = { namespace, name, uid: pod.metadata?.uid ?? '', annotations: pod.metadata?.annotations ?? {} };
-      if (pod.spec?.nodeName) info.nodeName = pod.spec.nodeName;
-      const claims = podClaimNames(pod);
-      if (claims.length > 0) info.resourceClaims = claims;
-      return info;
+      return podInfoFrom(await client.request('GET', `/api/v1/namespaces/${enc(namespace)}/pods/${enc(name)}`) as Parameters<typeof podInfoFrom>[0], namespace, name);
     } catch (error) {
       if (httpStatus(error) === 404) return null;
       throw error;
@@ -80,20 +99,24 @@ export async function createKubernetesApi(kubeconfigPath: string, options: { pod
     dra: {
       async readResourceClaim(namespace, name) {
         try {
-          return await resource.readNamespacedResourceClaim({ namespace, name });
+          return await client.request('GET', `/apis/resource.k8s.io/v1/namespaces/${enc(namespace)}/resourceclaims/${enc(name)}`);
         } catch (error) {
           throw new Error(describe(error));
         }
       },
       async listResourceSlices(fieldSelector) {
         try {
-          return (await resource.listResourceSlice(fieldSelector ? { fieldSelector } : {})).items;
+          const list = await client.request('GET', `/apis/resource.k8s.io/v1/resourceslices${fieldSelector ? `?fieldSelector=${enc(fieldSelector)}` : ''}`) as { items?: unknown[] };
+          return list.items ?? [];
         } catch (error) {
           throw new Error(describe(error));
         }
       },
     },
     async getPod(namespace, name, { retryNotFound }) {
+      // A pod the cache does not hold yet (just created) is read once from the API server, with the usual bounded retry.
+      const cached = await options.cache?.pod(namespace, name, retryNotFound);
+      if (cached || (cached === null && !retryNotFound)) return cached;
       // Multus polls every 250 ms for up to 2.5 s: an informer-less kubelet may call CNI before the pod is readable.
       const deadline = Date.now() + options.podLookupTimeoutMs;
       for (let attempt = 1; ; attempt++) {
@@ -111,9 +134,11 @@ export async function createKubernetesApi(kubeconfigPath: string, options: { pod
       }
     },
     async getNad(namespace, name): Promise<NadInfo | null> {
+      const cached = options.cache?.nad(namespace, name);
+      if (cached !== undefined) return cached;
       let object: { metadata?: { annotations?: Record<string, string> }; spec?: { config?: string } };
       try {
-        object = await custom.getNamespacedCustomObject({ group: 'k8s.cni.cncf.io', version: 'v1', namespace, plural: 'network-attachment-definitions', name });
+        object = await client.request('GET', `/apis/k8s.cni.cncf.io/v1/namespaces/${enc(namespace)}/network-attachment-definitions/${enc(name)}`) as typeof object;
       } catch (error) {
         if (httpStatus(error) === 404) {
           const rawBody = (error as { body?: unknown }).body;
@@ -126,14 +151,14 @@ export async function createKubernetesApi(kubeconfigPath: string, options: { pod
         }
         throw new CniError(CniCode.tryAgainLater, `cannot read NetworkAttachmentDefinition ${namespace}/${name}: ${describe(error)}`);
       }
-      return { namespace, name, config: object.spec?.config, resourceName: object.metadata?.annotations?.[RESOURCE_NAME_ANNOTATION] };
+      return nadInfoFrom(object, namespace, name);
     },
     async setNetworkStatus(pod: PodInfo, status: NetworkStatusEntry[]) {
       const metadata: Record<string, unknown> = { annotations: { [NETWORK_STATUS_ANNOTATION]: JSON.stringify(status, null, 4) } };
       // The UID in a merge patch is a precondition: a recreated pod with the same name is never touched.
       if (pod.uid) metadata['uid'] = pod.uid;
       try {
-        await core.patchNamespacedPodStatus({ name: pod.name, namespace: pod.namespace, body: { metadata } }, mergePatch);
+        await client.request('PATCH', `/api/v1/namespaces/${enc(pod.namespace)}/pods/${enc(pod.name)}/status`, { metadata }, 'application/merge-patch+json');
       } catch (error) {
         if (httpStatus(error) === 404) {
           options.log.warn(`pod ${pod.namespace}/${pod.name} disappeared before its network-status could be written`);
@@ -145,20 +170,19 @@ export async function createKubernetesApi(kubeconfigPath: string, options: { pod
     async recordEvent(pod, reason, message, type = 'Normal') {
       const now = new Date();
       try {
-        await core.createNamespacedEvent({
-          namespace: pod.namespace,
-          body: {
-            metadata: { name: `${pod.name}.${now.getTime().toString(16)}${randomBytes(3).toString('hex')}`, namespace: pod.namespace },
-            involvedObject: { apiVersion: 'v1', kind: 'Pod', namespace: pod.namespace, name: pod.name, uid: pod.uid },
-            reason,
-            message,
-            type,
-            source: { component: 'nicplex' },
-            reportingComponent: 'nicplex',
-            firstTimestamp: now,
-            lastTimestamp: now,
-            count: 1,
-          },
+        await client.request('POST', `/api/v1/namespaces/${enc(pod.namespace)}/events`, {
+          apiVersion: 'v1',
+          kind: 'Event',
+          metadata: { name: `${pod.name}.${now.getTime().toString(16)}${randomBytes(3).toString('hex')}`, namespace: pod.namespace },
+          involvedObject: { apiVersion: 'v1', kind: 'Pod', namespace: pod.namespace, name: pod.name, uid: pod.uid },
+          reason,
+          message,
+          type,
+          source: { component: 'nicplex' },
+          reportingComponent: 'nicplex',
+          firstTimestamp: now,
+          lastTimestamp: now,
+          count: 1,
         });
       } catch (error) {
         options.log.warn(`cannot record event ${reason} for pod ${pod.namespace}/${pod.name}: ${describe(error)}`);

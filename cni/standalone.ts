@@ -9,11 +9,20 @@ import { RESOURCE_NAME_ANNOTATION } from './annotation.js';
 import type { ClusterApi, NadInfo, PodInfo } from './cluster.js';
 import { CniCode, CniError } from './errors.js';
 import type { Logger } from './log.js';
-import { parseYamlDocuments } from './yaml-lite.js';
 
+
+/** The documents of a YAML file (the `yaml` library, loaded only when a YAML manifest is present). */
+async function yamlDocuments(text: string): Promise<unknown[]> {
+  const { parseAllDocuments } = await import('yaml');
+  return parseAllDocuments(text).map((document) => {
+    const [first] = document.errors;
+    if (first) throw new Error(`line ${first.linePos?.[0]?.line ?? '?'}: ${first.message.split('\n')[0]}`);
+    return document.toJS();
+  });
+}
 
 /** Reads every `*.yaml`, `*.yml` and `*.json` NAD manifest in `dir` (a file may hold several YAML documents). */
-export function loadNadDirectory(dir: string): Map<string, NadInfo> {
+export async function loadNadDirectory(dir: string): Promise<Map<string, NadInfo>> {
   const nads = new Map<string, NadInfo>();
   let names: string[];
   try {
@@ -27,7 +36,7 @@ export function loadNadDirectory(dir: string): Map<string, NadInfo> {
     const text = readFileSync(path, 'utf8');
     let documents: unknown[];
     try {
-      documents = fileName.endsWith('.json') ? [JSON.parse(text)] : parseYamlDocuments(text, path);
+      documents = fileName.endsWith('.json') ? [JSON.parse(text)] : await yamlDocuments(text);
     } catch (error) {
       throw new CniError(CniCode.invalidConfig, `standalone NAD file ${path}: ${(error as Error).message}`);
     }
@@ -69,7 +78,7 @@ export function createStandaloneApi(conf: StandaloneConf, pod: PodInfo, log: Log
       return namespace === pod.namespace && name === pod.name ? pod : null;
     },
     async getNad(namespace, name) {
-      nads ??= loadNadDirectory(conf.nadDir);
+      nads ??= await loadNadDirectory(conf.nadDir);
       return nads.get(`${namespace}/${name}`) ?? null;
     },
     async setNetworkStatus(target, status) {

@@ -14,6 +14,8 @@ export interface StandaloneConf {
   devicePools: Record<string, string[]>;
   /** Where the per-device allocation records live (one O_EXCL file per allocated device). */
   allocationDir: string;
+  /** `"devicePools": "discovered"`: the pools are the agent's device-plugin discovery (agent only). */
+  discoveredPools?: boolean;
 }
 
 export interface MultusNetConf {
@@ -88,11 +90,12 @@ const CNI_KEYS = ['cniVersion', 'cniVersions', 'name', 'type', 'capabilities', '
 const MULTUS_KEYS = [
   'delegates', 'clusterNetwork', 'defaultNetworks', 'systemNamespaces', 'multusNamespace', 'namespaceIsolation',
   'globalNamespaces', 'confDir', 'cniDir', 'binDir', 'kubeconfig', 'readinessindicatorfile', 'logLevel', 'logFile',
-  'logToStderr', 'logOptions', 'retryDeleteOnError', 'auxiliaryCNIChainName', 'cniConf',
+  'logToStderr', 'logOptions', 'retryDeleteOnError', 'auxiliaryCNIChainName', 'cniConf', 'daemonSocketDir',
 ];
 const NICPLEX_KEYS = [
   'podResourcesSocket', 'kubeletCheckpointFile', 'deviceInfoDir', 'cniDeviceInfoDir', 'delegateTimeoutSeconds',
   'readinessTimeoutSeconds', 'podLookupTimeoutMs', 'standalone', 'builtinDelegates', 'delegateStateDir',
+  'socketDir', 'agentWaitSeconds', 'agentTimeoutSeconds',
 ];
 const KNOWN_KEYS = [...CNI_KEYS, ...MULTUS_KEYS, ...NICPLEX_KEYS];
 const STANDALONE_KEYS = ['nadDir', 'devicePools', 'allocationDir'];
@@ -158,7 +161,8 @@ function readStandalone(value: Record<string, unknown>, base: string, issues: Co
     }
   }
   const pools: Record<string, string[]> = {};
-  const rawPools = reader.object('devicePools') ?? {};
+  const discovered = value['devicePools'] === 'discovered';
+  const rawPools = discovered ? {} : reader.object('devicePools') ?? {};
   for (const [resource, ids] of Object.entries(rawPools)) {
     if (!/^[A-Za-z0-9][A-Za-z0-9.-]*\/[A-Za-z0-9_.-]+$/.test(resource)) {
       issues.push({ path: `${base}.devicePools["${resource}"]`, message: 'expected a resource name of the form "<domain>/<name>"' });
@@ -175,6 +179,7 @@ function readStandalone(value: Record<string, unknown>, base: string, issues: Co
     nadDir: reader.path('nadDir') ?? MULTUS_DEFAULTS.standaloneNadDir,
     devicePools: pools,
     allocationDir: reader.path('allocationDir') ?? MULTUS_DEFAULTS.standaloneAllocationDir,
+    ...(discovered ? { discoveredPools: true } : {}),
   };
 }
 

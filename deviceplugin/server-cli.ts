@@ -1,5 +1,5 @@
 // `nicplex deviceplugin`: yargs wiring only; the server is imported when the command runs.
-import type { CommandModule } from 'yargs';
+import type { Argv, CommandModule } from 'yargs';
 
 export interface DevicepluginArgs {
   config: string;
@@ -19,12 +19,10 @@ export interface DevicepluginArgs {
   'cdi-dir': string;
 }
 
-export const devicepluginCommand: CommandModule<object, DevicepluginArgs> = {
-  command: 'deviceplugin',
-  describe: 'Serve the configured resource pools to the kubelet over the device-plugin API',
-  builder: (y) =>
-    y
-      .option('config', { type: 'string', demandOption: true, describe: 'device plugin config.json (sriov-network-device-plugin format); edits are applied live' })
+/** The device plugin's flags; `nicplex agent` takes the same ones (there `--config` is optional). */
+export function devicepluginOptions<T>(y: Argv<T>, configRequired: boolean) {
+  return y
+      .option('config', { type: 'string', demandOption: configRequired, describe: `device plugin config.json (sriov-network-device-plugin format); edits are applied live${configRequired ? '' : '; without it no pools are served'}` })
       .option('sysfs-root', { type: 'string', default: '/sys', describe: 'root of the sysfs tree to scan' })
       .option('resource-prefix', { type: 'string', default: 'intel.com', describe: 'default resource prefix for pools that set none' })
       .option('device-plugin-dir', { type: 'string', default: '/var/lib/kubelet/device-plugins', describe: "directory holding the kubelet's kubelet.sock and our sockets" })
@@ -38,7 +36,13 @@ export const devicepluginCommand: CommandModule<object, DevicepluginArgs> = {
       .option('link-state', { choices: ['auto', 'sysfs', 'netlink'] as const, default: 'auto' as const, describe: 'where device health reads link state from; auto = netlink events when --sysfs-root is /sys, else sysfs operstate polling' })
       .option('use-cdi', { type: 'boolean', default: false, describe: 'write CDI specs (sriov-dp-*.json) and answer Allocate with CDI device names instead of device nodes' })
       .option('cdi-dir', { type: 'string', default: '/var/run/cdi', describe: 'where CDI specs are written with --use-cdi (the runtime must read this directory)' })
-      .option('log-level', { choices: ['debug', 'info', 'warn', 'error'] as const, default: 'info' as const, describe: 'least severe level written to stderr' }),
+      .option('log-level', { choices: ['debug', 'info', 'warn', 'error'] as const, default: 'info' as const, describe: 'least severe level written to stderr' });
+}
+
+export const devicepluginCommand: CommandModule<object, DevicepluginArgs> = {
+  command: 'deviceplugin',
+  describe: 'Serve the configured resource pools to the kubelet over the device-plugin API',
+  builder: (y) => devicepluginOptions(y, true) as Argv<DevicepluginArgs>,
   handler: async (args) => {
     const { runDevicePlugin } = await import('./server-command.js');
     process.exitCode = await runDevicePlugin(args);

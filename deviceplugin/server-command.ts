@@ -34,27 +34,34 @@ async function openLinkState(args: DevicepluginArgs, logger: Logger): Promise<Li
   return new SysfsLinkStateSource({ sysfsRoot: args['sysfs-root'] });
 }
 
-export async function runDevicePlugin(args: DevicepluginArgs): Promise<number> {
-  const logger = stderrLogger(args['log-level']);
-  // Listen before starting, so a SIGTERM during start-up still ends in a clean shutdown.
-  let reloadOnHup: () => void = () => logger.log('info', 'SIGHUP before start-up finished: the config is being read anyway');
-  process.on('SIGHUP', () => reloadOnHup());
-  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+export interface RunningDevicePlugin {
+  manager: PluginManager;
+  /** The last discovery's pools (resource name → device IDs), for standalone CNI pools "discovered". */
+  pools(): Record<string, string[]>;
+  reload(reason: string): Promise<boolean>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts everything `nicplex deviceplugin` runs (discovery, one server per pool, watchers) and returns
+ * it; `nicplex agent` runs it next to the meta-CNI server. Throws ConfigError on a bad config.
+ */
+export async function startDevicePlugin(args: DevicepluginArgs, logger: Logger): Promise<RunningDevicePlugin> {
   const linkState = await openLinkState(args, logger);
   const pciIds = args['pci-ids'];
+  let lastPools: Record<string, string[]> = {};
   const loadSnapshot = async () => {
     const { config, warnings } = await loadDevicePluginConfig(args.config, { defaultPrefix: args['resource-prefix'] });
     for (const warning of warnings) logger.log('warn', `config: ${formatProblem(warning)}`);
-    return discover({
+    const snapshot = await discover({
       sysfsRoot: args['sysfs-root'],
       procRoot: args['proc-root'],
       devRoot: args['dev-root'],
       config,
       pciIdsPath: pciIds === undefined ? undefined : pciIds === 'none' ? null : pciIds,
     });
+    lastPools = Object.fromEntries(snapshot.pools.map((pool) => [pool.resourceName, [...pool.devices].sort()]));
+    return snapshot;
   };
   let manager: PluginManager;
   try {
@@ -73,17 +80,46 @@ export async function runDevicePlugin(args: DevicepluginArgs): Promise<number> {
     });
   } catch (error) {
     linkState.close();
-    if (error instanceof ConfigError) {
-      for (const problem of error.problems) logger.log('error', `config: ${formatProblem(problem)}`);
-      logger.log('error', 'the config is invalid; nothing is served');
-    } else logger.log('error', `cannot start: ${errorText(error)}`);
+    throw error;
+  }
+  return {
+    manager,
+    pools: () => lastPools,
+    reload: (reason) => manager.reload(reason),
+    async stop() {
+      await manager.stop();
+      linkState.close();
+    },
+  };
+}
+
+export function logStartFailure(error: unknown, logger: Logger): void {
+  if (error instanceof ConfigError) {
+    for (const problem of error.problems) logger.log('error', `config: ${formatProblem(problem)}`);
+    logger.log('error', 'the config is invalid; nothing is served');
+  } else logger.log('error', `cannot start: ${errorText(error)}`);
+}
+
+export async function runDevicePlugin(args: DevicepluginArgs): Promise<number> {
+  const logger = stderrLogger(args['log-level']);
+  // Listen before starting, so a SIGTERM during start-up still ends in a clean shutdown.
+  let reloadOnHup: () => void = () => logger.log('info', 'SIGHUP before start-up finished: the config is being read anyway');
+  process.on('SIGHUP', () => reloadOnHup());
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  let plugin: RunningDevicePlugin;
+  try {
+    plugin = await startDevicePlugin(args, logger);
+  } catch (error) {
+    logStartFailure(error, logger);
     return 1;
   }
-  reloadOnHup = () => void manager.reload('SIGHUP');
+  reloadOnHup = () => void plugin.reload('SIGHUP');
   const signal = await stopSignal;
   logger.log('info', `${signal}: stopping servers, removing sockets and device-info files`);
-  await manager.stop();
-  linkState.close();
+  await plugin.stop();
   logger.log('info', 'stopped');
   // Everything is cleaned up; a stray handle (a gRPC channel winding down) must not delay the exit.
   setTimeout(() => process.exit(0), 2000).unref();

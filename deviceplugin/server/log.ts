@@ -1,20 +1,21 @@
-// One line per event on stderr, with a level, so `kubectl logs` stays greppable. Tests pass a
-// capturing or silent logger instead of writing to the console.
+// The device plugin's logger interface over the project's one logger (pino, config/logger.ts): JSON
+// lines on stderr, so `kubectl logs` stays machine-readable. Tests pass a capturing or silent logger.
+import type { Logger as PinoLogger } from 'pino';
+import { createPino } from '../../config/logger.js';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface Logger {
   log(level: LogLevel, message: string): void;
 }
 
-const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+/** Adapts a pino logger (the agent's, or a child) to this interface. */
+export function loggerFromPino(pino: PinoLogger): Logger {
+  return { log: (level, message) => pino[level](message) };
+}
 
 export function stderrLogger(minimum: LogLevel = 'info'): Logger {
-  return {
-    log(level, message) {
-      if (RANK[level] < RANK[minimum]) return;
-      process.stderr.write(`${new Date().toISOString()} ${level.toUpperCase()} ${message.replaceAll('\n', ' ')}\n`);
-    },
-  };
+  return loggerFromPino(createPino({ level: minimum, component: 'nicplex-deviceplugin' }));
 }
 
 export const silentLogger: Logger = { log() {} };

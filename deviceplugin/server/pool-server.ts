@@ -140,6 +140,11 @@ export class PoolServer {
       }));
   }
 
+  /** Devices the kubelet allocated since they joined the pool (their device-info files are written). */
+  allocatedCount(): number {
+    return this.writtenInfoFiles.size;
+  }
+
   /** The list last sent on ListAndWatch. */
   devices(): Device[] {
     return this.list;

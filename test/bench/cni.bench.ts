@@ -2,7 +2,6 @@
 // Node process per CNI call) vs calling the two reference plugins directly, side by side, 50 rounds.
 // Runs itself inside a private "host" netns so the root netns stays untouched.
 // Usage: node dist/test/bench/cni.bench.js [rounds]
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { cliPath, repoRoot } from '../helpers/paths.js';
 import { median, percentile, referenceRow } from './bench-stats.js';
 import { runTimed } from './bench-process.js';
+import { runInPrivateHost } from './bench-netns.js';
 
 const PLUGINS = '/usr/lib/cni';
 const rounds = Number(process.argv[2] ?? 50);
@@ -76,25 +76,12 @@ async function inner(dir: string, ctrA: string, ctrB: string): Promise<void> {
 
 async function outer(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'npx-cnibench-'));
-  const host = `${tag}h`;
   const ctrA = `${tag}a`;
   const ctrB = `${tag}b`;
-  const ip = (...args: string[]) => {
-    const result = spawnSync('ip', args, { encoding: 'utf8' });
-    if (result.status !== 0) throw new Error(`ip ${args.join(' ')}: ${result.stderr}`);
-  };
   try {
-    ip('netns', 'add', host);
-    ip('netns', 'add', ctrA);
-    ip('netns', 'add', ctrB);
-    ip('-n', host, 'link', 'set', 'lo', 'up');
-    ip('-n', host, 'link', 'add', 'bmv0', 'type', 'veth', 'peer', 'name', 'bmv0p');
-    ip('-n', host, 'link', 'set', 'bmv0', 'up');
-    const self = fileURLToPath(import.meta.url);
-    const child = spawnSync('ip', ['netns', 'exec', host, process.execPath, self, String(rounds)], { stdio: 'inherit', env: { ...process.env, NPX_CNI_BENCH_INNER: JSON.stringify({ dir, ctrA, ctrB }) } });
-    if (child.status !== 0) process.exitCode = 1;
+    const ok = runInPrivateHost({ host: `${tag}h`, containers: [ctrA, ctrB], self: fileURLToPath(import.meta.url), args: [String(rounds)], envName: 'NPX_CNI_BENCH_INNER', payload: { dir, ctrA, ctrB } });
+    if (!ok) process.exitCode = 1;
   } finally {
-    for (const name of [ctrA, ctrB, host]) spawnSync('ip', ['netns', 'del', name]);
     rmSync(dir, { recursive: true, force: true });
   }
 }

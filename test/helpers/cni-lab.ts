@@ -117,22 +117,7 @@ exit 0
 
   /** Runs `nicplex cni` inside the host netns, asynchronously (a fake API server in this process must keep serving). */
   runCni(env: Record<string, string>, config: unknown): Promise<CniCall> {
-    return new Promise((resolve) => {
-      const child = spawn('ip', ['netns', 'exec', this.hostNs, process.execPath, cliPath, 'cni'], {
-        env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', CNI_PATH: REFERENCE_PLUGIN_DIR, ...env },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-      child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
-      child.on('close', (code) => {
-        let json: Record<string, unknown> | undefined;
-        try { json = stdout.trim() ? (JSON.parse(stdout) as Record<string, unknown>) : undefined; } catch { json = undefined; }
-        resolve({ exitCode: code ?? -1, stdout, stderr, json });
-      });
-      child.stdin.end(typeof config === 'string' ? config : JSON.stringify(config));
-    });
+    return runPlugin('ip', ['netns', 'exec', this.hostNs, process.execPath, cliPath, 'cni'], { PATH: process.env['PATH'] ?? '/usr/bin:/bin', CNI_PATH: REFERENCE_PLUGIN_DIR, ...env }, config);
   }
 
   cleanup(): void {
@@ -143,6 +128,24 @@ exit 0
     for (const name of [...this.namespaces].reverse()) spawnSync('ip', ['netns', 'del', name]);
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Execs a CNI plugin (or anything that speaks the protocol) with `env` and `config` on stdin; collects its answer. */
+export function runPlugin(command: string, args: string[], env: Record<string, string>, config: unknown, options: { argv0?: string } = {}): Promise<CniCall> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { env, argv0: options.argv0, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
+    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+    child.stdin.on('error', () => undefined);
+    child.on('close', (code) => {
+      let json: Record<string, unknown> | undefined;
+      try { json = stdout.trim() ? (JSON.parse(stdout) as Record<string, unknown>) : undefined; } catch { json = undefined; }
+      resolve({ exitCode: code ?? -1, stdout, stderr, json });
+    });
+    child.stdin.end(typeof config === 'string' ? config : JSON.stringify(config));
+  });
 }
 
 export function cniEnv(command: string, containerId: string, netns: string, ifname = 'eth0', args?: string): Record<string, string> {

@@ -1,6 +1,8 @@
 // A fake Kubernetes API server for meta-CNI tests: real Kubernetes JSON over plain HTTP on 127.0.0.1.
 // Serves pods (GET, PATCH incl. the status subresource), NADs, and events (core/v1 and events.k8s.io/v1),
 // answers 404 with Status objects, and has hooks to inject NotFound-then-found, 500s and UID changes.
+// List + watch (the agent's informers): pods cluster-wide (`spec.nodeName` field selector honoured) and NADs
+// across namespaces; a watch streams the changes made after it opened, one JSON event per line.
 // DRA: resource.k8s.io/v1 ResourceClaims (namespaced GET) and ResourceSlices (cluster-scoped list; the
 // `spec.nodeName` and `spec.driver` field selectors are honoured), with `draErrors` to make either fail.
 import { randomUUID } from 'node:crypto';
@@ -50,6 +52,26 @@ export class FakeApiServer {
   /** Serve NADs at all (false: the CRD is not installed, every NAD path is a plain 404). */
   nadCrdInstalled = true;
   port = 0;
+  private revision = 1;
+  private readonly watchers = new Set<{ kind: 'pods' | 'nads'; nodeName?: string | undefined; response: ServerResponse }>();
+
+  private notify(kind: 'pods' | 'nads', type: 'ADDED' | 'MODIFIED' | 'DELETED', object: Json): void {
+    for (const watcher of this.watchers) {
+      if (watcher.kind !== kind) continue;
+      if (watcher.nodeName !== undefined && (object['spec'] as Json | undefined)?.['nodeName'] !== watcher.nodeName) continue;
+      watcher.response.write(`${JSON.stringify({ type, object })}\n`);
+    }
+  }
+
+  private bump(object: Json): Json {
+    (object['metadata'] as Json)['resourceVersion'] = String(++this.revision);
+    return object;
+  }
+
+  /** Pods and NADs GET requests for single objects so far (informer-served lookups make none). */
+  objectGets(): RecordedRequest[] {
+    return this.requests.filter((request) => request.method === 'GET' && /\/(pods|network-attachment-definitions)\/[^/]+$/.test(request.path));
+  }
 
   async start(): Promise<void> {
     this.server = createServer((request, response) => void this.handle(request, response));
@@ -64,6 +86,8 @@ export class FakeApiServer {
   }
 
   async stop(): Promise<void> {
+    for (const watcher of this.watchers) watcher.response.end();
+    this.watchers.clear();
     if (this.unixServer) {
       this.unixServer.closeAllConnections();
       await new Promise<void>((resolve) => this.unixServer!.close(() => resolve()));
@@ -102,11 +126,15 @@ export class FakeApiServer {
       },
       status: { phase: 'Pending', ...(claims.length ? { resourceClaimStatuses: claims } : {}) },
     });
+    const stored = this.bump(this.pods.get(`${pod.namespace}/${pod.name}`)!);
+    this.notify('pods', 'ADDED', stored);
     return { namespace: pod.namespace, name: pod.name, uid, annotations: pod.annotations ?? {} };
   }
 
   deletePod(namespace: string, name: string): void {
+    const pod = this.pods.get(`${namespace}/${name}`);
     this.pods.delete(`${namespace}/${name}`);
+    if (pod) this.notify('pods', 'DELETED', this.bump(pod));
   }
 
   /** Simulates delete + recreate under the same name. */
@@ -128,6 +156,7 @@ export class FakeApiServer {
       metadata: { name: nad.name, namespace: nad.namespace, uid: randomUUID(), annotations: nad.annotations ?? {} },
       spec: nad.config === undefined ? {} : { config: nad.config },
     });
+    this.notify('nads', 'ADDED', this.bump(this.nads.get(`${nad.namespace}/${nad.name}`)!));
   }
 
   /** `results` null: a claim the scheduler has not allocated yet. */
@@ -206,7 +235,23 @@ export class FakeApiServer {
         return this.send(response, 500, status(500, 'InternalError', 'injected failure'));
       }
     }
-    if (method === 'GET' && this.handleDra(response, path, new URL(request.url ?? '/', 'http://fake').searchParams)) return;
+    const query = new URL(request.url ?? '/', 'http://fake').searchParams;
+    if (method === 'GET' && this.handleDra(response, path, query)) return;
+    if (method === 'GET' && (path === '/api/v1/pods' || path === '/apis/k8s.cni.cncf.io/v1/network-attachment-definitions')) {
+      const kind = path === '/api/v1/pods' ? 'pods' : 'nads';
+      const nodeName = /(?:^|,)spec\.nodeName=([^,]*)/.exec(query.get('fieldSelector') ?? '')?.[1];
+      if (query.get('watch') === '1' || query.get('watch') === 'true') {
+        response.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+        response.flushHeaders();
+        const watcher = { kind, nodeName, response } as const;
+        this.watchers.add(watcher);
+        response.on('close', () => this.watchers.delete(watcher));
+        return;
+      }
+      const all = [...(kind === 'pods' ? this.pods : this.nads).values()];
+      const items = nodeName === undefined ? all : all.filter((item) => (item['spec'] as Json | undefined)?.['nodeName'] === nodeName);
+      return this.send(response, 200, { kind: kind === 'pods' ? 'PodList' : 'NetworkAttachmentDefinitionList', metadata: { resourceVersion: String(this.revision) }, items });
+    }
     let match = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)(\/status)?$/.exec(path);
     if (match) return this.handlePod(response, method, match[1]!, match[2]!, body, contentType);
     match = /^\/apis\/k8s\.cni\.cncf\.io\/v1\/namespaces\/([^/]+)\/network-attachment-definitions\/([^/]+)$/.exec(path);
@@ -253,6 +298,7 @@ export class FakeApiServer {
       const patched = mergePatch(pod, body) as Json;
       (patched['metadata'] as Json)['resourceVersion'] = String(Number((pod['metadata'] as Json)['resourceVersion']) + 1);
       this.pods.set(key, patched);
+      this.notify('pods', 'MODIFIED', this.bump(patched));
       return this.send(response, 200, patched);
     }
     return this.send(response, 405, status(405, 'MethodNotAllowed', `${method} is not supported`));

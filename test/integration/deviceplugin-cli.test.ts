@@ -53,7 +53,7 @@ t.test('serves, reloads on SIGHUP and on file edits, and SIGTERM cleans up and e
   plugin.child.kill('SIGHUP');
   const deadline = Date.now() + 5000;
   while (!/config rejected/.test(plugin.stderr()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  t.match(plugin.stderr(), /ERROR config rejected: .*config\.json: resourceList\[0\]\.resourceName/, 'the errors are logged with file and path');
+  t.match(plugin.stderr(), /"level":50,[^\n]*"msg":"config rejected: .*config\.json: resourceList\[0\]\.resourceName/, 'the errors are logged at level error with file and path');
   t.match(plugin.stderr(), /keeping the 2 running pools unchanged/);
   t.equal(kubelet.healthyIds('intel.com/e810').length, 4);
   t.ok(kubelet.resource('example.com/x710')?.connected);
@@ -64,7 +64,8 @@ t.test('serves, reloads on SIGHUP and on file edits, and SIGTERM cleans up and e
   const left = readdirSync(dpDir).filter((n) => n.endsWith('.sock'));
   t.same(left, ['kubelet.sock'], 'our sockets are removed');
   t.same(readdirSync(devinfoDir), [], 'device-info files are removed');
-  t.ok(plugin.stderr().split('\n').filter((l) => l).every((l) => /^\S+Z (DEBUG|INFO|WARN|ERROR) /.test(l)), 'one line per event with a level');
+  const lines = plugin.stderr().split('\n').filter((l) => l).map((l) => JSON.parse(l) as { level?: unknown; time?: unknown; msg?: unknown; component?: unknown });
+  t.ok(lines.length > 0 && lines.every((l) => typeof l.level === 'number' && typeof l.time === 'string' && typeof l.msg === 'string' && l.component === 'nicplex-deviceplugin'), 'one JSON object per event with a level, a time and the component');
 });
 
 t.test('an invalid config at start: exit 1, errors name the file and path, nothing served', async (t) => {

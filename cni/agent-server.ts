@@ -1,0 +1,157 @@
+// The agent's meta-CNI server: HTTP/1.1 over a unix socket (0600, in a 0700 directory), one request
+// per connection. Two endpoints run the same per-request code as thin mode:
+//   POST /v1/cni  the nicplex shim: {"env": {CNI_*}, "config": "<base64 stdin>"} → 200, header
+//                 X-Cni-Exit-Code, body = the plugin's stdout (the shim writes both back verbatim)
+//   POST /cni     Multus thick's shim protocol, same request → ADD {"Result": …}, errors 400 + CNI error JSON
+//   GET|POST /healthz  200 (what Multus's shim probes)
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { CniCode, CniError } from './errors.js';
+import type { CniRunOutcome } from './entry.js';
+import type { Logger } from './log.js';
+import { QueueFullError, RequestQueue } from './request-queue.js';
+import { CURRENT_VERSION } from './version.js';
+
+const MAX_BODY_BYTES = 16 << 20;
+
+export interface CniCall {
+  env: Record<string, string>;
+  stdin: string;
+}
+
+export interface CniServerOptions {
+  socketPath: string;
+  maxConcurrent: number;
+  maxQueued?: number;
+  log: Logger;
+  /** Runs one CNI call (the agent: runCni with its long-lived services). */
+  handle(call: CniCall): Promise<CniRunOutcome>;
+}
+
+function cniErrorOutcome(code: number, message: string): CniRunOutcome {
+  return { exitCode: 1, stdout: `${JSON.stringify(new CniError(code, message).toJSON(CURRENT_VERSION))}\n` };
+}
+
+/** Parses the shim's body; only CNI_* variables are taken from `env`. */
+export function parseCniCall(body: string): CniCall {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(body);
+  } catch (error) {
+    throw new CniError(CniCode.decodeFailure, `request body is not JSON: ${(error as Error).message}`);
+  }
+  const object = raw as { env?: unknown; config?: unknown };
+  if (!object || typeof object !== 'object' || !object.env || typeof object.env !== 'object' || typeof object.config !== 'string') {
+    throw new CniError(CniCode.decodeFailure, 'request body must be {"env": {...}, "config": "<base64>"}');
+  }
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(object.env as Record<string, unknown>)) {
+    if (key.startsWith('CNI_') && typeof value === 'string') env[key] = value;
+  }
+  return { env, stdin: Buffer.from(object.config, 'base64').toString('utf8') };
+}
+
+export class CniServer {
+  readonly queue: RequestQueue;
+  private server: Server | null = null;
+
+  constructor(private readonly options: CniServerOptions) {
+    this.queue = new RequestQueue(options.maxConcurrent, options.maxQueued);
+  }
+
+  get socketPath(): string {
+    return this.options.socketPath;
+  }
+
+  async start(): Promise<void> {
+    const dir = dirname(this.options.socketPath);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await chmod(dir, 0o700);
+    const existing = await lstat(this.options.socketPath).catch(() => null);
+    if (existing && !existing.isSocket()) {
+      throw new Error(`${this.options.socketPath} exists and is not a socket; remove it or choose another --socket-dir`);
+    }
+    if (existing) await unlink(this.options.socketPath);
+    const server = createServer({ keepAlive: false }, (request, response) => void this.onRequest(request, response));
+    // Per-request deadlines are the delegates' own; an idle or stuck client connection is dropped.
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 0;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.socketPath, () => { server.off('error', reject); resolve(); });
+    });
+    await chmod(this.options.socketPath, 0o600);
+    this.server = server;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    if (!server) return;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await unlink(this.options.socketPath).catch(() => undefined);
+  }
+
+  /** Stops accepting connections at once (requests in flight still finish). */
+  stopListening(): void {
+    this.server?.close();
+  }
+
+  private async onRequest(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const path = (request.url ?? '').split('?')[0];
+    if (path === '/healthz') {
+      response.writeHead(200).end();
+      return;
+    }
+    if (path !== '/v1/cni' && path !== '/cni') {
+      response.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
+      return;
+    }
+    if (request.method !== 'POST') {
+      response.writeHead(405, { 'Content-Type': 'text/plain' }).end('Method not allowed\n');
+      return;
+    }
+    let outcome: CniRunOutcome;
+    try {
+      const call = parseCniCall(await readBody(request));
+      outcome = await this.queue.run(call.env['CNI_CONTAINERID'] || `(${call.env['CNI_COMMAND'] ?? ''})`, () => this.options.handle(call));
+    } catch (error) {
+      if (error instanceof QueueFullError) outcome = cniErrorOutcome(CniCode.tryAgainLater, `${error.message}; retry`);
+      else if (error instanceof CniError) outcome = cniErrorOutcome(error.code, error.message);
+      else {
+        this.options.log.error(`CNI request failed outside the command code: ${(error as Error).message}`);
+        outcome = cniErrorOutcome(CniCode.internal, (error as Error).message);
+      }
+    }
+    if (response.destroyed) return;
+    // Content-Length, never chunked: the shim reads the body verbatim up to EOF.
+    const send = (status: number, body: string, headers: Record<string, string> = {}) => {
+      response.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)), ...headers }).end(body);
+    };
+    if (path === '/v1/cni') send(200, outcome.stdout, { 'X-Cni-Exit-Code': String(outcome.exitCode) });
+    else if (outcome.exitCode !== 0) send(400, outcome.stdout);
+    else {
+      const text = outcome.stdout.trim();
+      send(200, text ? `{"Result":${text}}` : '');
+    }
+  }
+}
+
+function readBody(request: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new CniError(CniCode.decodeFailure, `request body exceeds ${MAX_BODY_BYTES} bytes`));
+        request.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    request.on('error', reject);
+  });
+}
