@@ -23,6 +23,7 @@ import { startNodeAgent } from '../e2e/harness/nicplex-agent.js';
 import { clusterDelegate, nicplexConf, nicplexLayout, subnetsFor } from '../e2e/harness/nicplex-networks.js';
 import { FakeApiServer } from '../helpers/fake-apiserver.js';
 import { median, numberArgument } from './bench-stats.js';
+import { runTimed } from './bench-process.js';
 import { runInPrivateHost } from './bench-netns.js';
 
 const PLUGINS = '/usr/lib/cni';
@@ -31,19 +32,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface SummaryRow { case: string; nicplex_ms: number; reference_ms: number; ratio: number; goal: string }
 
-function run(binary: string, env: Record<string, string>, stdin: string, args: string[] = []): Promise<{ code: number; stdout: string; ms: number }> {
-  const started = process.hrtime.bigint();
-  return new Promise((resolve) => {
-    const child = spawn(binary, args, { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env }, stdio: ['pipe', 'pipe', 'ignore'] });
-    let stdout = '';
-    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, ms: Number(process.hrtime.bigint() - started) / 1e6 }));
-    child.stdin.on('error', () => undefined); // /bin/true (the exec baseline) never reads its stdin
-    child.stdin.end(stdin);
-  });
-}
+const run = (binary: string, env: Record<string, string>, stdin: string, args: string[] = []) => runTimed(binary, args, env, stdin);
 
-/** CPU (user+system) of the children this process has reaped, in ms (/proc/self/stat cutime + cstime). */
 function childCpuMs(): number {
   const stat = readFileSync('/proc/self/stat', 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

@@ -8,6 +8,7 @@ export function runTimed(binary: string, args: string[], env: Record<string, str
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, ms: Number(process.hrtime.bigint() - started) / 1e6 }));
+    child.stdin.on('error', () => undefined); // a baseline such as /bin/true never reads its stdin
     child.stdin.end(stdin);
   });
 }
