@@ -59,16 +59,17 @@ function parseStdin(text: string): Record<string, unknown> {
 }
 
 /**
- * Built-in delegate types in-process (the conf's builtinDelegates), everything else (and IPAM) exec'd
- * from the search path. `delegates`: the long-lived ones of a long-running process (the agent); absent =
- * built lazily for this one call, so the delegate code loads only when a built-in type is routed.
+ * Built-in delegate types in-process (`delegates`), everything else (and IPAM) exec'd from the search
+ * path. The agent passes its long-lived built-ins; thin mode builds them for one call (builtinDelegatesFor).
  */
-export function delegateExecutor(searchPath: string[], timeoutMs: number, conf: MultusNetConf, log: Logger, delegates?: InProcessDelegates): PluginExecutor {
-  const exec = new ExecPluginExecutor(searchPath, timeoutMs);
-  return new RoutingExecutor(delegates ?? builtinDelegatesFor(conf, log), exec);
+export function delegateExecutor(searchPath: string[], timeoutMs: number, delegates: InProcessDelegates): PluginExecutor {
+  return new RoutingExecutor(delegates, new ExecPluginExecutor(searchPath, timeoutMs));
 }
 
-/** In-process delegates for one conf's builtinDelegates and delegateStateDir, created on first use. */
+/**
+ * In-process delegates for one conf's builtinDelegates and delegateStateDir, created on first use, so the
+ * delegate code loads only when a built-in type is actually routed.
+ */
 export function builtinDelegatesFor(conf: MultusNetConf, log: Logger): InProcessDelegates {
   return lazyDelegates(conf.builtinDelegates, async () => {
     const { DelegateRegistry } = await import('./delegates/registry.js');
@@ -122,7 +123,8 @@ function buildDeps(request: CniRequest, conf: MultusNetConf, log: Logger, overri
 }
 
 /** Thin mode's executor: built-ins created for this one call, everything else exec'd. */
-const defaultExecutor = (log: Logger) => (searchPath: string[], timeoutMs: number, conf: MultusNetConf): PluginExecutor => delegateExecutor(searchPath, timeoutMs, conf, log);
+const defaultExecutor = (log: Logger) => (searchPath: string[], timeoutMs: number, conf: MultusNetConf): PluginExecutor =>
+  delegateExecutor(searchPath, timeoutMs, builtinDelegatesFor(conf, log));
 
 export async function runCni(options: CniRunOptions): Promise<CniRunOutcome> {
   let cniVersion = CURRENT_VERSION;

@@ -308,7 +308,7 @@ export class Agent {
     const selfTypes = new Set([...META_PLUGIN_TYPES, this.served.type]);
     return {
       log: loggerFromPino(this.pino.child({ subsystem: 'cni', command: call.env['CNI_COMMAND'], containerId: call.env['CNI_CONTAINERID'] })),
-      executor: (searchPath, timeoutMs, conf) => new GuardedExecutor(delegateExecutor(searchPath, timeoutMs, conf, this.log, this.builtinsFor(conf)), selfTypes, onDelegate),
+      executor: (searchPath, timeoutMs, conf) => new GuardedExecutor(delegateExecutor(searchPath, timeoutMs, this.builtinsFor(conf)), selfTypes, onDelegate),
       kubernetesApi: (conf: MultusNetConf) => this.kubernetesApi(conf.kubeconfig!),
       discoveredPools: () => this.devicePlugin?.pools() ?? {},
       beforePodResources: () => this.podResourcesRate.take(),
