@@ -3,12 +3,11 @@
 // network-status annotation still reaches the API server, and nothing is left after removal.
 import t from 'tap';
 import { join } from 'node:path';
-import { FakeApiServer } from '../helpers/fake-apiserver.js';
 import { writeJsonFile } from './harness/cni-dirs.js';
 import { showLogsOnFailure } from './harness/run.js';
 import { prepareContainerd } from './harness/containerd-fixture.js';
 import { runTwoNetworkPod } from './harness/containerd-nicplex-scenario.js';
-import { forwardNetnsPortToUnixSocket } from './harness/netns-port-bridge.js';
+import { fakeApiServerForNode } from './harness/netns-port-bridge.js';
 import { startNodeAgent } from './harness/nicplex-agent.js';
 import { clusterDelegate, networksAnnotation, nicplexConf, nicplexLayout, subnetsFor, testMac } from './harness/nicplex-networks.js';
 
@@ -17,15 +16,7 @@ const subnets = subnetsFor(86);
 t.test('containerd → shim → nicplex agent (Kubernetes mode, informer caches)', async (t) => {
   const fixture = await prepareContainerd(t, 'ak', subnets.masterPeerCidr);
   const layout = nicplexLayout(fixture.workDir, fixture.node, subnets, fixture.ipamDataDir, 'k');
-  const apiServer = new FakeApiServer();
-  await apiServer.start();
-  t.teardown(() => apiServer.stop());
-  const apiSocket = join(fixture.workDir, 'apiserver.sock');
-  await apiServer.listenUnix(apiSocket);
-  const forwarder = await forwardNetnsPortToUnixSocket(fixture.node, apiServer.port, apiSocket);
-  t.teardown(() => forwarder.close());
-  const kubeconfig = join(fixture.workDir, 'kubeconfig');
-  apiServer.writeKubeconfig(kubeconfig);
+  const { apiServer, kubeconfig } = await fakeApiServerForNode(t, fixture.node, fixture.workDir);
   const namespace = 'e2e';
   const mac = testMac();
   const annotations = { [networksAnnotation]: JSON.stringify([{ name: layout.nadName, mac }]) };

@@ -4,12 +4,11 @@
 // back through the pod's network-status annotation and AddedInterface events.
 import t from 'tap';
 import { join } from 'node:path';
-import { FakeApiServer } from '../helpers/fake-apiserver.js';
 import { writeJsonFile } from './harness/cni-dirs.js';
 import { showLogsOnFailure } from './harness/run.js';
 import { prepareContainerd } from './harness/containerd-fixture.js';
 import { runTwoNetworkPod } from './harness/containerd-nicplex-scenario.js';
-import { forwardNetnsPortToUnixSocket } from './harness/netns-port-bridge.js';
+import { fakeApiServerForNode } from './harness/netns-port-bridge.js';
 import { ipv4Addresses } from './harness/node-netns.js';
 import { clusterDelegate, networksAnnotation, nicplexConf, nicplexLayout, subnetsFor, testMac } from './harness/nicplex-networks.js';
 
@@ -27,15 +26,7 @@ interface NetworkStatusEntry {
 t.test('containerd + nicplex (Kubernetes mode): pod and NAD from the API server', async (t) => {
   const fixture = await prepareContainerd(t, 'ck', subnets.masterPeerCidr);
   const layout = nicplexLayout(fixture.workDir, fixture.node, subnets, fixture.ipamDataDir, 'k');
-  const apiServer = new FakeApiServer();
-  await apiServer.start();
-  t.teardown(() => apiServer.stop());
-  const apiSocket = join(fixture.workDir, 'apiserver.sock');
-  await apiServer.listenUnix(apiSocket);
-  const forwarder = await forwardNetnsPortToUnixSocket(fixture.node, apiServer.port, apiSocket);
-  t.teardown(() => forwarder.close());
-  const kubeconfig = join(fixture.workDir, 'kubeconfig');
-  apiServer.writeKubeconfig(kubeconfig);
+  const { apiServer, kubeconfig } = await fakeApiServerForNode(t, fixture.node, fixture.workDir);
 
   const namespace = 'e2e';
   const mac = testMac();

@@ -6,6 +6,8 @@
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Test } from 'tap';
+import { FakeApiServer } from '../../helpers/fake-apiserver.js';
 import type { NodeNetns } from './node-netns.js';
 
 const forwarderPath = join(dirname(fileURLToPath(import.meta.url)), 'netns-tcp-forwarder.js');
@@ -42,4 +44,22 @@ export async function forwardNetnsPortToUnixSocket(node: NodeNetns, port: number
     throw error;
   }
   return { close };
+}
+
+/**
+ * A fake API server for the runtimes in the node netns: started, listening on `<workDir>/apiserver.sock`,
+ * forwarded to 127.0.0.1:PORT inside the node, with a kubeconfig naming that address at
+ * `<workDir>/kubeconfig`. Both are stopped when the test ends.
+ */
+export async function fakeApiServerForNode(t: Test, node: NodeNetns, workDir: string): Promise<{ apiServer: FakeApiServer; kubeconfig: string }> {
+  const apiServer = new FakeApiServer();
+  await apiServer.start();
+  t.teardown(() => apiServer.stop());
+  const apiSocket = join(workDir, 'apiserver.sock');
+  await apiServer.listenUnix(apiSocket);
+  const forwarder = await forwardNetnsPortToUnixSocket(node, apiServer.port, apiSocket);
+  t.teardown(() => forwarder.close());
+  const kubeconfig = join(workDir, 'kubeconfig');
+  apiServer.writeKubeconfig(kubeconfig);
+  return { apiServer, kubeconfig };
 }
