@@ -1,4 +1,4 @@
-// Parses the pod annotation `k8s.v1.cni.cncf.io/networks` (comma form and JSON form, specs §5.2)
+// Parses the pod annotation `k8s.v1.cni.cncf.io/networks` (comma form and JSON form, as the NPWG multi-net spec defines them)
 // into validated selection elements. Errors name the item and the field.
 import { isIP } from 'node:net';
 import { CniCode, CniError } from './errors.js';

@@ -1,6 +1,6 @@
 // The per-container cache `<cniDir>/<containerID>`: the plan, written atomically BEFORE any delegate
 // runs, then updated with each attachment's result. DEL and CHECK replay it. A corrupt or truncated
-// file (power loss, old format) is reported as such so DEL can fall back instead of failing (pain point 8).
+// file (power loss, old format) is reported as such so DEL can fall back instead of failing (a DEL that fails forever leaks the pod's IPs and devices).
 import { mkdir, readFile, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../config/atomic-file.js';

@@ -1,4 +1,4 @@
-// Device IDs of the pod's DRA claims (anchors §2.2 item 27, as Multus does it): each allocated device
+// Device IDs of the pod's DRA claims (as Multus does it): each allocated device
 // (driver, pool, device) of the pod's ResourceClaims is looked up in the resource.k8s.io/v1 ResourceSlices;
 // a device that publishes `k8s.cni.cncf.io/resourceName` and `k8s.cni.cncf.io/deviceID` adds
 // resourceName → deviceID to the same map the device-plugin path fills. Devices without those attributes

@@ -65,7 +65,7 @@ interface DeviceDemand { index: number; networkName: string; resourceName?: stri
  *  3. the remaining networks, in attachment order (cluster network, default networks, then the annotation's
  *     order), take the lowest remaining ID one after another.
  * The result is cached with the plan, so DEL always releases what ADD used. Too few devices is an error
- * naming the network and the resource, never a silent ADD without a device (pain points 5 and 6).
+ * naming the network and the resource, never a silent ADD without a device (which sriov-cni then answers with "VF pci addr is required").
  */
 export function assignDevices(demands: DeviceDemand[], podDevices: ReadonlyMap<string, readonly string[]>, podLabel: string): Map<number, string> {
   const assigned = new Map<number, string>();

@@ -1,6 +1,6 @@
 // The pod's allocated devices per resource name: kubelet pod-resources `Get` (one pod, cheap) when the
 // kubelet has it, `List` otherwise, with bounded back-off on RESOURCE_EXHAUSTED (the kubelet rate-limits
-// at 100 QPS, pain point 12); the checkpoint file when the socket is absent.
+// at 100 QPS); the checkpoint file when the socket is absent.
 import { existsSync, readFileSync } from 'node:fs';
 import type { GetPodResourcesResponse, ListPodResourcesResponse, PodResources } from '../config/grpc/kubelet-api.js';
 import type { AllocatedDevice, ClaimAllocation } from './dra-devices.js';

@@ -1,5 +1,5 @@
 // Turns network references into delegate configs: NADs (from the API or standalone files), on-disk
-// configs in confDir, directories and files. Errors say which namespace was searched and why (pain point 10).
+// configs in confDir, directories and files. Errors say which namespace was searched and why.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MultusNetConf } from '../config/multus-config.js';

@@ -1,4 +1,4 @@
-// network-status entries (specs §5.5) and the default-route rewrite of cached results.
+// network-status entries (the NPWG multi-net spec's k8s.v1.cni.cncf.io/network-status) and the default-route rewrite of cached results.
 import type { NetworkStatusEntry } from './cluster.js';
 import type { PlannedAttachment } from './plan.js';
 import type { CniResult } from './version.js';

@@ -233,7 +233,7 @@ export function parseMultusNetConf(raw: unknown, source: string, base = '$'): { 
     if (typeof enabled !== 'boolean') issues.push({ path: `${base}.capabilities.${name}`, message: `expected true or false, got ${JSON.stringify(enabled)}` });
     else capabilities[name] = enabled;
   }
-  // Multus's thin entrypoint writes "cniConf" although Multus reads "confDir" (anchors §6); honour both.
+  // Multus's thin entrypoint writes "cniConf" although Multus reads "confDir"; honour both.
   const confDir = reader.path('confDir') ?? reader.path('cniConf');
   const standaloneRaw = reader.object('standalone');
   const standalone = standaloneRaw ? readStandalone(standaloneRaw, `${base}.standalone`, issues, warnings) : undefined;

@@ -1,6 +1,6 @@
 // rtnetlink facade: links, SR-IOV VFs, addresses, routes and link events, in any network namespace.
 // Every call runs on a dedicated native thread (never the event loop or the libuv pool), which enters
-// `where.netns` first when given and exits afterwards — the netns rule of architecture.md.
+// `where.netns` first when given and exits afterwards — setns moves only the calling thread, so it never runs on Node's main thread or a libuv pool thread.
 import { isIP } from 'node:net';
 import { nativeBinding, type RawMonitor, type RawLinkInfo, type RawLinkRef, type RawOp, type RawRoute, type RawAddress, type RawVfInfo } from './addon.js';
 import { NativeError, invalidInput } from './errors.js';

@@ -2,7 +2,7 @@
 // registration with the kubelet, the ListAndWatch streams, Allocate and GetPreferredAllocation.
 // Pool contents change in place (update/refreshHealth) without restarting the server; a restart
 // (kubelet restarted, socket deleted) always stops the old server before serving a fresh socket and
-// registering, so a stale stream can never poison the new registration (specs.md §2.2 item 7).
+// registering, so a stale stream can never poison the new registration (the kubelet's device manager drops an endpoint whose old stream ends after the new Register).
 import * as grpc from '@grpc/grpc-js';
 import { lstat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';

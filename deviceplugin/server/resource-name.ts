@@ -1,4 +1,4 @@
-// The kubelet's `IsExtendedResourceName` (specs.md §2.2): the device manager rejects Register for
+// The kubelet's `IsExtendedResourceName` (k8s.io/apimachinery validation): the device manager rejects Register for
 // any other name, so we check before registering and the kubelet stand-in checks the same way.
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const QUALIFIED_NAME_PART = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;

@@ -1,5 +1,5 @@
 // Hand-built rtnetlink messages for what this host cannot produce (a PF with VFs), used by the parser
-// unit tests and the fuzz seed corpus. Layouts follow specs.md §6.5.
+// unit tests and the fuzz seed corpus. Layouts follow the kernel's rtnetlink headers (linux/rtnetlink.h, linux/if_link.h).
 
 function attr(type: number, payload: Buffer): Buffer {
   const len = 4 + payload.length;

@@ -1,4 +1,4 @@
-// The kubelet's `kubelet_internal_checkpoint` (specs.md §2.6), as the kubelet stand-in writes it.
+// The kubelet's `kubelet_internal_checkpoint` (pkg/kubelet/cm/devicemanager/checkpoint), as the kubelet stand-in writes it.
 import { encodeMessage } from '../../config/grpc/protowire.js';
 import { ContainerAllocateResponseSchema, type ContainerAllocateResponse } from '../../config/grpc/kubelet-api.js';
 import { writeFileAtomic } from '../../config/atomic-file.js';

@@ -1,4 +1,4 @@
-// A test double of the kubelet's device manager (specs.md §2), over real gRPC on real unix sockets:
+// A test double of the kubelet's device manager (pkg/kubelet/cm/devicemanager), over real gRPC on real unix sockets:
 // - serves v1beta1.Registration on `<dir>/kubelet.sock`, validates Register (version, resource name),
 //   dials the plugin back and calls GetDevicePluginOptions INSIDE Register (failing Register if that fails);
 // - optionally acts as the plugin watcher on a plugins_registry directory (GetInfo, NotifyRegistrationStatus);

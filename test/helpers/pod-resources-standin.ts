@@ -1,4 +1,4 @@
-// The kubelet's pod-resources v1 server (specs.md §3) for the kubelet stand-in: List, Get and
+// The kubelet's pod-resources v1 server (k8s.io/kubelet/pkg/apis/podresources/v1) for the kubelet stand-in: List, Get and
 // GetAllocatableResources over what the stand-in allocated, with the kubelet's rate limit and the
 // "Get disabled" feature-gate behaviour as toggles.
 import * as grpc from '@grpc/grpc-js';

@@ -10,7 +10,7 @@ import { devicesFixture } from '../helpers/cni-devices-fixture.js';
 
 const { lab, api, cniInfoDir, standin, RESOURCE, conf, pod, spyCallsFor } = devicesFixture('da', 7919);
 
-t.test('anchor 2.2#28,#29,#6 and pain point 5: devices by sorted ID in annotation order into every plugin; cni-args merged; capabilities reach only declaring plugins of the right network', async (t) => {
+t.test('devices by sorted ID in annotation order into every plugin; cni-args merged; capabilities reach only declaring plugins of the right network', async (t) => {
   const p = pod({ 'k8s.v1.cni.cncf.io/networks': JSON.stringify([{ name: 'vf-a', 'cni-args': { over: 'pod', extra: 1 }, portMappings: [{ hostPort: 9000, containerPort: 90 }] }, { name: 'vf-b' }]) }, [['0000:00:05.1'], ['0000:00:05.0']]);
   const add = await lab.runCni(cniEnv('ADD', p.containerId, p.netns.path, 'eth0', p.args), conf());
   t.equal(add.exitCode, 0, add.stdout + add.stderr);
@@ -30,7 +30,7 @@ t.test('anchor 2.2#28,#29,#6 and pain point 5: devices by sorted ID in annotatio
   const eth0 = spyCallsFor('eth0');
   t.same((eth0[0]?.stdin['runtimeConfig'] as Record<string, unknown>)['portMappings'], [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }], 'runtime runtimeConfig to the cluster network');
   t.equal(eth0[1]?.stdin['runtimeConfig'], undefined);
-  t.equal(eth0[0]?.env['CNI_ARGS'], `IgnoreUnknown=true;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${p.name};K8S_POD_INFRA_CONTAINER_ID=x;K8S_POD_UID=${p.uid}`, 'anchor 2.2#30: kubelet CNI_ARGS reach delegates');
+  t.equal(eth0[0]?.env['CNI_ARGS'], `IgnoreUnknown=true;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${p.name};K8S_POD_INFRA_CONTAINER_ID=x;K8S_POD_UID=${p.uid}`, 'kubelet CNI_ARGS reach delegates');
   t.same(JSON.parse(readFileSync(infoFile, 'utf8')), { type: 'pci', version: '1.1.0', pci: { 'pci-address': '0000:00:05.0', 'pf-pci-address': '0000:00:03.0' } }, 'device-info copied from the DP file');
   const status = JSON.parse(api.podAnnotations('default', p.name)!['k8s.v1.cni.cncf.io/network-status']!) as Array<Record<string, unknown>>;
   t.match(status[1], { name: 'default/vf-a', interface: 'net1', 'device-info': { type: 'pci', pci: { 'pci-address': '0000:00:05.0' } } });
@@ -52,7 +52,7 @@ t.test('an explicit deviceID in the annotation pins that device; the others fill
   t.equal((await lab.runCni(cniEnv('DEL', p.containerId, p.netns.path, 'eth0', p.args), conf())).exitCode, 0);
 });
 
-t.test('pain point 6: a NAD with a resourceName but no device in the pod is a clear error, not a silent ADD', async (t) => {
+t.test('a NAD with a resourceName but no device in the pod is a clear error, not a silent ADD', async (t) => {
   const p = pod({ 'k8s.v1.cni.cncf.io/networks': 'vf-a' }, [[]]);
   const add = await lab.runCni(cniEnv('ADD', p.containerId, p.netns.path, 'eth0', p.args), conf());
   t.equal(add.exitCode, 1);

@@ -11,7 +11,7 @@ import { devicesFixture } from '../helpers/cni-devices-fixture.js';
 
 const { lab, api, socketPath, checkpointFile, standin, RESOURCE, conf, pod, spyCallsFor } = devicesFixture('ds', 7927);
 
-t.test('pod-resources: Get disabled falls back to List; RESOURCE_EXHAUSTED is retried with back-off (pain point 12)', async (t) => {
+t.test('pod-resources: Get disabled falls back to List; RESOURCE_EXHAUSTED is retried with back-off', async (t) => {
   const p = pod({ 'k8s.v1.cni.cncf.io/networks': 'vf-b' }, [['0000:00:05.3']]);
   standin.setGetEnabled(false);
   const listBefore = standin.calls.List;
@@ -32,7 +32,7 @@ t.test('pod-resources: Get disabled falls back to List; RESOURCE_EXHAUSTED is re
   t.equal((await lab.runCni(cniEnv('DEL', p.containerId, p.netns.path, 'eth0', p.args), conf())).exitCode, 0);
 });
 
-t.test('anchor 2.2#37: pod-resources client: empty pod name is an error, unknown pod gives no devices, a garbage socket is an error', async (t) => {
+t.test('pod-resources client: empty pod name is an error, unknown pod gives no devices, a garbage socket is an error', async (t) => {
   await t.rejects(podDevicesFromPodResources(socketPath, '', 'x', silentLogger), /needs the pod name and namespace/);
   t.same([...(await podDevicesFromPodResources(socketPath, 'default', 'no-such-pod', silentLogger))], []);
   const garbage = join(lab.dir, 'garbage.sock');
@@ -40,7 +40,7 @@ t.test('anchor 2.2#37: pod-resources client: empty pod name is an error, unknown
   await t.rejects(podDevicesFromPodResources(garbage, 'default', 'x', silentLogger), /pod-resources API/);
 });
 
-t.test('anchor 2.2#38: the checkpoint file is the fallback when the pod-resources socket is absent', async (t) => {
+t.test('the checkpoint file is the fallback when the pod-resources socket is absent', async (t) => {
   const p = pod({ 'k8s.v1.cni.cncf.io/networks': 'vf-b' }, []);
   await writeCheckpoint(checkpointFile, {
     PodDeviceEntries: [{ PodUID: p.uid, ContainerName: 'c0', ResourceName: RESOURCE, DeviceIDs: { '-1': ['0000:00:06.1', '0000:00:06.0'] }, AllocResp: '' }],
@@ -52,7 +52,7 @@ t.test('anchor 2.2#38: the checkpoint file is the fallback when the pod-resource
   t.equal((await lab.runCni(cniEnv('DEL', p.containerId, p.netns.path, 'eth0', p.args), conf({ podResourcesSocket: join(lab.dir, 'absent.sock'), kubeletCheckpointFile: checkpointFile }))).exitCode, 0);
 });
 
-t.test('anchor 2.2#13,#15,#16: CHECK replays cached results; STATUS and GC reach the cluster network; GC accepts both attachment keys', async (t) => {
+t.test('CHECK replays cached results; STATUS and GC reach the cluster network; GC accepts both attachment keys', async (t) => {
   const p = pod({}, []);
   const add = await lab.runCni(cniEnv('ADD', p.containerId, p.netns.path, 'eth0', p.args), conf());
   t.equal(add.exitCode, 0);

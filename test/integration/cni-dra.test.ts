@@ -33,7 +33,7 @@ api.addResourceSlice({ name: `${NODE}-gpu`, driver: 'gpu.example.com', pool: NOD
 
 const draRequests = () => api.requests.filter((request) => request.path.startsWith('/apis/resource.k8s.io/'));
 
-t.test('anchor 2.2#27: DP and DRA devices are merged; each delegate receives its deviceID/pciBusID; a GPU claim without CNI attributes is skipped silently; MAC=/IP= reach CNI_ARGS', async (t) => {
+t.test('DP and DRA devices are merged; each delegate receives its deviceID/pciBusID; a GPU claim without CNI attributes is skipped silently; MAC=/IP= reach CNI_ARGS', async (t) => {
   const before = draRequests().length;
   const p = pod(
     { [NETWORKS]: JSON.stringify([{ name: 'vf-a' }, { name: 'vf-dra', mac: '02:11:22:33:44:55', ips: ['10.9.0.5/24', 'fd00::5/64'] }]) },
@@ -65,7 +65,7 @@ t.test('anchor 2.2#27: DP and DRA devices are merged; each delegate receives its
   t.equal(spyCallsFor('net2', 'DEL').at(-1)?.stdin['deviceID'], '0000:00:06.1', 'DEL replays the DRA device');
 });
 
-t.test('anchor 2.2#27: a pod without DRA claims costs no resource.k8s.io call', async (t) => {
+t.test('a pod without DRA claims costs no resource.k8s.io call', async (t) => {
   const before = draRequests().length;
   const p = pod({ [NETWORKS]: 'vf-a' }, [['0000:00:05.0']], { nodeName: NODE });
   const add = await lab.runCni(cniEnv('ADD', p.containerId, p.netns.path, 'eth0', p.args), conf());
@@ -75,7 +75,7 @@ t.test('anchor 2.2#27: a pod without DRA claims costs no resource.k8s.io call', 
   t.equal((await lab.runCni(cniEnv('DEL', p.containerId, p.netns.path, 'eth0', p.args), conf())).exitCode, 0);
 });
 
-t.test('anchor 2.2#27: claims the kubelet reports in pod-resources dynamicResources need no ResourceClaim read', async (t) => {
+t.test('claims the kubelet reports in pod-resources dynamicResources need no ResourceClaim read', async (t) => {
   const before = draRequests().length;
   const p = pod({ [NETWORKS]: 'vf-dra' }, [], {
     nodeName: NODE,
@@ -89,7 +89,7 @@ t.test('anchor 2.2#27: claims the kubelet reports in pod-resources dynamicResour
   t.equal((await lab.runCni(cniEnv('DEL', p.containerId, p.netns.path, 'eth0', p.args), conf())).exitCode, 0);
 });
 
-t.test('anchor 2.2#27: a DRA client error fails ADD with a message naming the claim, before any delegate runs', async (t) => {
+t.test('a DRA client error fails ADD with a message naming the claim, before any delegate runs', async (t) => {
   const p = pod({ [NETWORKS]: 'vf-dra' }, [], { nodeName: NODE, resourceClaims: [{ name: 'net', resourceClaimName: 'dpod-net-err' }] });
   api.addResourceClaim({ namespace: 'default', name: 'dpod-net-err', results: [{ request: 'vf', driver: SRIOV_DRIVER, pool: NODE, device: 'vf-0' }] });
   const callsBefore = lab.spyCalls().length;

@@ -1,5 +1,5 @@
 // Meta-CNI in Kubernetes mode (cluster network sources, bad input, ID validation, versions) against the fake API server, with the REAL reference
-// plugins from /usr/lib/cni as delegates in namespaces we create. Tests are named after anchors.md §2.2.
+// plugins from /usr/lib/cni as delegates in namespaces we create.
 import t from 'tap';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,7 +8,7 @@ import { k8sFixture } from '../helpers/cni-k8s-fixture.js';
 
 const { lab, api, cniDir, confDir, bridgeConf, macvlanConf, baseConf, addresses, newPod } = k8sFixture('kc');
 
-t.test('anchor 2.2#20,#21: clusterNetwork as file and directory, default-network annotation override, defaultNetworks skipped in kube-system', async (t) => {
+t.test('clusterNetwork as file and directory, default-network annotation override, defaultNetworks skipped in kube-system', async (t) => {
   const file = join(confDir, '10-cluster.conflist');
   writeFileSync(file, JSON.stringify({ ...bridgeConf, name: 'from-file' }));
   const p = newPod();
@@ -41,7 +41,7 @@ t.test('anchor 2.2#20,#21: clusterNetwork as file and directory, default-network
   t.equal((await lab.runCni(cniEnv('DEL', o.containerId, o.netns.path, 'eth0', o.args), baseConf())).exitCode, 0);
 });
 
-t.test('anchor 2.2#3,#4: a garbage netns fails ADD; bad JSON fails ADD and DEL', async (t) => {
+t.test('a garbage netns fails ADD; bad JSON fails ADD and DEL', async (t) => {
   const p = newPod();
   const garbage = await lab.runCni(cniEnv('ADD', p.containerId, '/var/run/netns/does-not-exist-npx', 'eth0', p.args), baseConf());
   t.equal(garbage.exitCode, 1);

@@ -1,5 +1,5 @@
 // Meta-CNI in Kubernetes mode (corrupt cache, vanished netns, rollback of a failed ADD) against the fake API server, with the REAL reference
-// plugins from /usr/lib/cni as delegates in namespaces we create. Tests are named after anchors.md §2.2.
+// plugins from /usr/lib/cni as delegates in namespaces we create.
 import t from 'tap';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,7 +8,7 @@ import { k8sFixture } from '../helpers/cni-k8s-fixture.js';
 
 const { lab, api, cniDir, baseConf, ipamLeases, addresses, newPod } = k8sFixture('kr');
 
-t.test('pain point 8/11: corrupt cache, vanished netns and empty CNI_NETNS never block DEL, and IPs are released', async (t) => {
+t.test('corrupt cache, vanished netns and empty CNI_NETNS never block DEL, and IPs are released', async (t) => {
   const leases = ipamLeases().length;
   const p = newPod();
   t.equal((await lab.runCni(cniEnv('ADD', p.containerId, p.netns.path, 'eth0', p.args), baseConf())).exitCode, 0);
@@ -34,7 +34,7 @@ t.test('pain point 8/11: corrupt cache, vanished netns and empty CNI_NETNS never
   t.equal(ipamLeases().length, leases);
 });
 
-t.test('anchor 2.2#5: a failing second network rolls back both and names the network', async (t) => {
+t.test('a failing second network rolls back both and names the network', async (t) => {
   api.addNad({ namespace: 'default', name: 'broken', config: JSON.stringify({ cniVersion: '1.0.0', name: 'broken', type: 'macvlan', master: 'no-such-master', ipam: { type: 'static', addresses: [{ address: '10.231.44.2/24' }] } }) });
   const p = newPod({ 'k8s.v1.cni.cncf.io/networks': 'macvlan-b-missing-is-not-used,broken'.split(',')[1]! });
   const leases = ipamLeases().length;

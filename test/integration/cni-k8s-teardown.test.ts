@@ -1,5 +1,5 @@
 // Meta-CNI in Kubernetes mode (pod lookup retries, DEL without cache or pod) against the fake API server, with the REAL reference
-// plugins from /usr/lib/cni as delegates in namespaces we create. Tests are named after anchors.md §2.2.
+// plugins from /usr/lib/cni as delegates in namespaces we create.
 import t from 'tap';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,7 +8,7 @@ import { k8sFixture } from '../helpers/cni-k8s-fixture.js';
 
 const { lab, api, cniDir, baseConf, ipamLeases, newPod } = k8sFixture('kt');
 
-t.test('anchor 2.2#9: the pod is not found twice, then found: ADD retries and succeeds; #14: never found gives an empty result', async (t) => {
+t.test('the pod is not found twice, then found: ADD retries and succeeds; never found gives an empty result', async (t) => {
   const p = newPod();
   api.podNotFoundBudget.set(`default/${p.pod.name}`, 2);
   api.failures.set(`/pods/${p.pod.name}`, 1);
@@ -24,7 +24,7 @@ t.test('anchor 2.2#9: the pod is not found twice, then found: ADD retries and su
   t.equal(lab.link(gone.name, 'eth0'), undefined, 'nothing attached');
 });
 
-t.test('anchor 2.2#12 and #8: DEL without cache rebuilds from the API; DEL of a deleted pod with cache succeeds', async (t) => {
+t.test('DEL without cache rebuilds from the API; DEL of a deleted pod with cache succeeds', async (t) => {
   const p = newPod({ 'k8s.v1.cni.cncf.io/networks': JSON.stringify([{ name: 'macvlan-a', ips: ['10.231.41.7/24'] }]) });
   const leases = ipamLeases().length;
   t.equal((await lab.runCni(cniEnv('ADD', p.containerId, p.netns.path, 'eth0', p.args), baseConf())).exitCode, 0);

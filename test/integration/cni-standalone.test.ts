@@ -112,7 +112,7 @@ t.test('standalone device pools: sorted allocation, exhaustion error, release on
   t.notOk(existsSync(join(lab.dir, 'cache', 'pod2')));
 });
 
-t.test('pain point 8: a standalone DEL whose cache is gone still releases the container\'s devices and networks', async (t) => {
+t.test('a standalone DEL whose cache is gone still releases the container\'s devices and networks', async (t) => {
   const ns = lab.containerNetns('p4');
   const add = await lab.runCni(cniEnv('ADD', 'pod5', ns.path, 'eth0', 'NICPLEX_NETWORKS=pooled'), conf());
   t.equal(add.exitCode, 0, add.stdout + add.stderr);
@@ -125,7 +125,7 @@ t.test('pain point 8: a standalone DEL whose cache is gone still releases the co
   t.equal(lab.link(ns.name, 'eth0'), undefined, 'the cluster network rebuilt from the config and deleted');
 });
 
-t.test('anchor 2.2#18 (MU e2e #47): default-route moves the pod\'s default route to the requested gateway on that attachment', async (t) => {
+t.test('default-route moves the pod\'s default route to the requested gateway on that attachment', async (t) => {
   const ns = lab.containerNetns('p5');
   const withRoutes = conf({
     delegates: [{ cniVersion: '1.0.0', name: 'sbr', plugins: [{ type: 'bridge', bridge: bridgeName, isGateway: true, ipam: { type: 'host-local', dataDir: join(lab.dir, 'ipam'), subnet: '10.231.50.0/24', routes: [{ dst: '0.0.0.0/0' }] } }] }],

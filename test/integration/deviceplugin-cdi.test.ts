@@ -1,6 +1,6 @@
 // CDI mode (`--use-cdi`) through real gRPC on real unix sockets with the kubelet stand-in: stale
 // `sriov-dp-*` specs removed at start, a spec per pool with the vfio/no-IOMMU/uio nodes, Allocate
-// answering with CDI names instead of device specs (anchors §2.1 behaviour 36), the spec following
+// answering with CDI names instead of device specs, the spec following
 // hot reloads and kubelet restarts, and removed on stop (behaviour 8); the real CLI end to end.
 import t, { type Test } from 'tap';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// The netns rule (architecture.md, specs.md §6.7): thousands of operations inside other namespaces
+// The netns rule: thousands of operations inside other namespaces
 // must leave the main thread and every libuv pool thread in the agent's namespace, and sockets the agent
 // opens afterwards must live in the host namespace.
 import t from 'tap';

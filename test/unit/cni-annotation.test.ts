@@ -1,9 +1,9 @@
-// Pod annotation parsing (anchors §2.2 items 17, 25, 32) and request validation.
+// Pod annotation parsing and request validation.
 import t from 'tap';
 import { parseNetworksAnnotation } from '../../cni/annotation.js';
 import { readRequest, parseCniArgs } from '../../cni/request.js';
 
-t.test('anchor 2.2#25: short names: accepts net1, default/net1, net1@my_interface, default/net1@my_interface', async (t) => {
+t.test('short names: accepts net1, default/net1, net1@my_interface, default/net1@my_interface', async (t) => {
   t.same(parseNetworksAnnotation('net1', 'ns'), [{ name: 'net1', namespace: 'ns' }]);
   t.same(parseNetworksAnnotation('default/net1', 'ns'), [{ name: 'net1', namespace: 'default', explicitNamespace: true }]);
   t.same(parseNetworksAnnotation('net1@my_interface', 'ns'), [{ name: 'net1', namespace: 'ns', interface: 'my_interface' }]);
@@ -11,7 +11,7 @@ t.test('anchor 2.2#25: short names: accepts net1, default/net1, net1@my_interfac
   t.same(parseNetworksAnnotation(' a , b/c@d ,a', 'ns').map((s) => `${s.namespace}/${s.name}@${s.interface ?? ''}`), ['ns/a@', 'b/c@d', 'ns/a@'], 'trimmed; the same NAD may repeat');
 });
 
-t.test('anchor 2.2#25: short names: rejects extra "/" or "@", non-DNS names, ifnames with spaces or over 15 characters', async (t) => {
+t.test('short names: rejects extra "/" or "@", non-DNS names, ifnames with spaces or over 15 characters', async (t) => {
   t.throws(() => parseNetworksAnnotation('a/b/c', 'ns'), /more than one "\/"/);
   t.throws(() => parseNetworksAnnotation('a@b@c', 'ns'), /more than one "@"/);
   t.throws(() => parseNetworksAnnotation('Net_1', 'ns'), /"Net_1" is not a DNS-1123 label/);
@@ -20,7 +20,7 @@ t.test('anchor 2.2#25: short names: rejects extra "/" or "@", non-DNS names, ifn
   t.throws(() => parseNetworksAnnotation('net1@abcdefghijklmnop', 'ns'), /longer than 15 bytes/);
 });
 
-t.test('anchor 2.2#17: JSON form resolves every field; invalid JSON fails', async (t) => {
+t.test('JSON form resolves every field; invalid JSON fails', async (t) => {
   const [selection] = parseNetworksAnnotation(JSON.stringify([{
     name: 'sriov', namespace: 'other', interface: 'vf0', ips: ['10.1.1.2/24', '2001:db8::2'], mac: 'c2:11:22:33:44:55',
     'default-route': ['10.1.1.1'], portMappings: [{ hostPort: 80, containerPort: 8080, protocol: 'UDP' }],
@@ -41,7 +41,7 @@ t.test('anchor 2.2#17: JSON form resolves every field; invalid JSON fails', asyn
   t.throws(() => parseNetworksAnnotation('[{"name":"a","bandwidth":{"egressBurst":5}}]', 'ns'), /egressBurst needs egressRate/);
 });
 
-t.test('anchor 2.2#32 / #18: default-route: absent, single and dual-stack kept; two IPv4 gateways (ECMP) rejected', async (t) => {
+t.test('default-route: absent, single and dual-stack kept; two IPv4 gateways (ECMP) rejected', async (t) => {
   t.equal(parseNetworksAnnotation('[{"name":"a"}]', 'ns')[0]?.defaultRoute, undefined);
   t.same(parseNetworksAnnotation('[{"name":"a","default-route":[]}]', 'ns')[0]?.defaultRoute, []);
   t.same(parseNetworksAnnotation('[{"name":"a","default-route":["10.0.0.1","2001:db8::1"]}]', 'ns')[0]?.defaultRoute, ['10.0.0.1', '2001:db8::1']);

@@ -1,4 +1,4 @@
-// The Multus-format config loader (anchors §2.2 items 34, 35; §6 MU bugs) and the example files.
+// The Multus-format config loader and the example files.
 import t from 'tap';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import { tempDir } from '../helpers/cni-tempdir.js';
 
 const minimal = { cniVersion: '0.3.1', name: 'multus-cni-network', type: 'multus', delegates: [{ cniVersion: '0.3.1', name: 'cbr0', type: 'bridge' }] };
 
-t.test('anchor 2.2#34,#35: defaults, namespace isolation, globalNamespaces split and trimmed, readiness and logging overrides', async (t) => {
+t.test('defaults, namespace isolation, globalNamespaces split and trimmed, readiness and logging overrides', async (t) => {
   const { conf } = parseMultusNetConf(minimal, 'test');
   t.same([conf.globalNamespaces, conf.systemNamespaces, conf.multusNamespace, conf.namespaceIsolation, conf.confDir, conf.cniDir, conf.binDir, conf.logLevel, conf.readinessIndicatorFile, conf.readinessTimeoutSeconds],
     [['default'], ['kube-system'], 'kube-system', false, MULTUS_DEFAULTS.confDir, MULTUS_DEFAULTS.cniDir, '/opt/cni/bin', 'panic', undefined, 45]);
@@ -51,7 +51,7 @@ t.test('existing Multus files load unchanged, both .conf and .conflist shapes, p
   t.throws(() => loadMultusConfigFile(join(dir, 'bad.conf')), /bad\.conf: \$: not valid JSON/);
 });
 
-t.test('anchor 2.2#38: checkpoint device IDs are sorted per resource (both formats); bad path or JSON is an error', async (t) => {
+t.test('checkpoint device IDs are sorted per resource (both formats); bad path or JSON is an error', async (t) => {
   const dir = tempDir('npx-ckpt-');
   const file = join(dir, 'kubelet_internal_checkpoint');
   writeFileSync(file, JSON.stringify({ Data: { PodDeviceEntries: [

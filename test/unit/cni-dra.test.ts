@@ -1,4 +1,4 @@
-// The pure parts of the DRA device lookup (anchors §2.2 item 27) and Multus's legacy MAC=/IP= CNI_ARGS.
+// The pure parts of the DRA device lookup and Multus's legacy MAC=/IP= CNI_ARGS.
 import t from 'tap';
 import {
   type DraApi,
@@ -24,7 +24,7 @@ const claim = (results: Array<[string, string, string]> | null) => ({
 });
 const cni = (id: string) => ({ 'k8s.cni.cncf.io/deviceID': id, 'k8s.cni.cncf.io/resourceName': RESOURCE });
 
-t.test('anchor 2.2#27: the resource map is populated from ResourceSlices; devices without CNI attributes are skipped', async (t) => {
+t.test('the resource map is populated from ResourceSlices; devices without CNI attributes are skipped', async (t) => {
   const slices = indexResourceSlices([
     slice('sriov.x', 'node-a', 'node-a', [['vf-1', cni('0000:00:06.1')], ['vf-0', cni('0000:00:06.0')]]),
     slice('gpu.x', 'node-a', 'node-a', [['gpu-0', { model: 'h100' }]]),
@@ -37,7 +37,7 @@ t.test('anchor 2.2#27: the resource map is populated from ResourceSlices; device
   t.same([...map], [[RESOURCE, ['0000:00:06.0', '0000:00:06.1']]], 'sorted like the DP path; no resourceName, GPU and unknown devices skipped');
 });
 
-t.test('anchor 2.2#27: DP entries and DRA entries merge per resource, de-duplicated and sorted', async (t) => {
+t.test('DP entries and DRA entries merge per resource, de-duplicated and sorted', async (t) => {
   const merged = mergePodDevices(new Map([['dp/vf', ['0000:00:05.1', '0000:00:05.0']], [RESOURCE, ['0000:00:07.0']]]), new Map([[RESOURCE, ['0000:00:06.0', '0000:00:07.0']]]));
   t.same([...merged], [['dp/vf', ['0000:00:05.0', '0000:00:05.1']], [RESOURCE, ['0000:00:06.0', '0000:00:07.0']]]);
 });
@@ -50,7 +50,7 @@ t.test('claims come from spec.resourceClaims and status.resourceClaimStatuses; a
   t.throws(() => claimAllocatedDevices({ status: { allocation: { devices: { results: [{ driver: 'd' }] } } } }, 'ns/c'), /results\[0\] lacks driver, pool or device/);
 });
 
-t.test('anchor 2.2#27: podDevicesFromDra calls nothing without claims, narrows slices to node and driver, and names the claim on errors', async (t) => {
+t.test('podDevicesFromDra calls nothing without claims, narrows slices to node and driver, and names the claim on errors', async (t) => {
   const calls: string[] = [];
   const api = (fail?: 'claim' | 'slices'): DraApi => ({
     async readResourceClaim(namespace, name) {

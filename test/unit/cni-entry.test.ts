@@ -1,5 +1,5 @@
 // The whole CNI command path in-process (runCni) with a recording fake executor: Multus's CmdAdd/CmdDel
-// tests with a fake exec (anchors §2.2 items 1, 2, 5, 13, 15, 16, 22, 35) — no kernel needed.
+// tests with a fake exec — no kernel needed.
 import t from 'tap';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -37,7 +37,7 @@ const run = (exec: FakeExec, command: string, stdin: string, extraEnv: Record<st
 
 t.beforeEach(() => { n++; });
 
-t.test('anchor 2.2#1,#2: delegates run in order, eth0 then net1; the result is the master\'s; a plugin without interfaces is accepted', async (t) => {
+t.test('delegates run in order, eth0 then net1; the result is the master\'s; a plugin without interfaces is accepted', async (t) => {
   const exec = new FakeExec();
   exec.result = (call) => (call.type === 'tuning' ? { cniVersion: '0.4.0', ips: [{ version: '4', address: '10.9.9.9/24' }] } : { cniVersion: String(call.stdin['cniVersion']), ips: [{ address: '10.1.1.2/24' }] });
   const out = await run(exec, 'ADD', conf());
@@ -48,14 +48,14 @@ t.test('anchor 2.2#1,#2: delegates run in order, eth0 then net1; the result is t
   t.ok(existsSync(join(dir, 'cache', `c${n}`)));
   const check = await run(exec, 'CHECK', conf());
   t.equal(check.exitCode, 0, check.stdout);
-  t.same(exec.calls.slice(3).map((call) => [call.type, call.command]), [['weave-net', 'CHECK'], ['other-plugin', 'CHECK'], ['tuning', 'CHECK']], 'anchor 2.2#13: CHECK replays both networks');
+  t.same(exec.calls.slice(3).map((call) => [call.type, call.command]), [['weave-net', 'CHECK'], ['other-plugin', 'CHECK'], ['tuning', 'CHECK']], 'CHECK replays both networks');
   t.same(exec.calls[5]!.stdin['prevResult'], { cniVersion: '0.4.0', ips: [{ version: '4', address: '10.9.9.9/24' }] }, 'CHECK gets the cached final result');
   const del = await run(exec, 'DEL', conf());
   t.equal(del.exitCode, 0);
   t.same(exec.calls.slice(6).map((call) => call.type), ['tuning', 'other-plugin', 'weave-net'], 'DEL in reverse');
 });
 
-t.test('anchor 2.2#5: delegate #2 fails: both are deleted, error [//:other1]: error adding container to network "other1"', async (t) => {
+t.test('delegate #2 fails: both are deleted, error [//:other1]: error adding container to network "other1"', async (t) => {
   const exec = new FakeExec();
   exec.failOn = (call) => call.type === 'tuning' && call.command === 'ADD';
   const out = await run(exec, 'ADD', conf());
@@ -65,7 +65,7 @@ t.test('anchor 2.2#5: delegate #2 fails: both are deleted, error [//:other1]: er
   t.notOk(existsSync(join(dir, 'cache', `c${n}`)));
 });
 
-t.test('anchor 2.2#15,#16: STATUS errors propagate for conf and conflist; GC runs for conf and conflist with valid attachments', async (t) => {
+t.test('STATUS errors propagate for conf and conflist; GC runs for conf and conflist with valid attachments', async (t) => {
   for (const delegate of [{ cniVersion: '1.1.0', name: 'c', type: 'conf-plugin' }, { cniVersion: '1.1.0', name: 'l', plugins: [{ type: 'list-a' }, { type: 'list-b' }] }]) {
     const exec = new FakeExec();
     t.equal((await run(exec, 'STATUS', conf({ cniVersion: '1.1.0', delegates: [delegate] }), { CNI_CONTAINERID: '', CNI_IFNAME: '' })).exitCode, 0);
@@ -82,13 +82,13 @@ t.test('anchor 2.2#15,#16: STATUS errors propagate for conf and conflist; GC run
   }
 });
 
-t.test('anchor 2.2#22: Kubernetes mode with an absent kubeconfig fails ADD with the path in the message', async (t) => {
+t.test('Kubernetes mode with an absent kubeconfig fails ADD with the path in the message', async (t) => {
   const out = await run(new FakeExec(), 'ADD', conf({ kubeconfig: join(dir, 'no-kubeconfig') }), { CNI_ARGS: 'K8S_POD_NAMESPACE=a;K8S_POD_NAME=b' });
   t.equal(out.exitCode, 1);
   t.match(JSON.parse(out.stdout).msg, /kubeconfig .*no-kubeconfig: cannot load it/);
 });
 
-t.test('anchor 2.2#35: the readiness indicator blocks ADD (bounded), not DEL; STATUS reports 50; logFile receives the log', async (t) => {
+t.test('the readiness indicator blocks ADD (bounded), not DEL; STATUS reports 50; logFile receives the log', async (t) => {
   const indicator = join(dir, 'ready');
   const logFile = join(dir, 'nicplex.log');
   const exec = new FakeExec();
@@ -117,7 +117,7 @@ t.test('errors: bad JSON is code 6, unsupported version code 1, a bad config key
   t.equal(exec.calls.length, 0);
 });
 
-t.test('anchor 2.2#23,#26: DEL uses the cached delegates when the annotation no longer parses; status is written with the pod UID', async (t) => {
+t.test('DEL uses the cached delegates when the annotation no longer parses; status is written with the pod UID', async (t) => {
   const annotations: Record<string, string> = { 'k8s.v1.cni.cncf.io/networks': 'side' };
   const written: unknown[] = [];
   const api = {
@@ -133,7 +133,7 @@ t.test('anchor 2.2#23,#26: DEL uses the cached delegates when the annotation no 
   const add = await runCni({ env: env('ADD', args), stdin: conf(), overrides });
   t.equal(add.exitCode, 0, add.stdout);
   t.same(exec.calls.map((call) => `${call.type}/${call.ifname}`), ['weave-net/eth0', 'other-plugin/net1', 'tuning/net1', 'side-plugin/net2']);
-  t.equal(exec.calls[3]!.stdin['name'], 'side', 'a NAD config without name gets the NAD name (anchor 2.2#19)');
+  t.equal(exec.calls[3]!.stdin['name'], 'side', 'a NAD config without name gets the NAD name');
   t.match(written[0], ['uid-1', [{ name: 'weave1', interface: 'eth0', default: true }, { name: 'other1', interface: 'net1' }, { name: 'ns/side', interface: 'net2' }]]);
   annotations['k8s.v1.cni.cncf.io/networks'] = '[{"name": broken';
   const del = await runCni({ env: env('DEL', args), stdin: conf(), overrides });
@@ -141,7 +141,7 @@ t.test('anchor 2.2#23,#26: DEL uses the cached delegates when the annotation no 
   t.same(exec.calls.slice(4).map((call) => `${call.type}/${call.ifname}`), ['side-plugin/net2', 'tuning/net1', 'other-plugin/net1', 'weave-net/eth0']);
 });
 
-t.test('anchor 2.2#19: a NAD with an empty spec.config uses the on-disk config of the same name; an invalid on-disk config fails', async (t) => {
+t.test('a NAD with an empty spec.config uses the on-disk config of the same name; an invalid on-disk config fails', async (t) => {
   const { fromNad } = await import('../../cni/resolve.js');
   const confDir = tempDir('npx-confdir-');
   writeFileSync(join(confDir, '10-a.conf'), JSON.stringify({ cniVersion: '0.4.0', name: 'other', type: 'x' }));

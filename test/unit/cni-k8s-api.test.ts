@@ -1,6 +1,6 @@
 // The Kubernetes side of the meta-CNI (client-node) against the fake API server on 127.0.0.1:
 // pod lookup with NotFound/500 retries, NAD lookup incl. a missing CRD, network-status with the UID
-// precondition, events (anchors §2.2 items 9, 20, 26).
+// precondition, events.
 import t from 'tap';
 import { join } from 'node:path';
 import { createKubernetesApi } from '../../cni/k8s-api.js';
@@ -16,7 +16,7 @@ t.before(async () => {
 });
 t.teardown(() => server.stop());
 
-t.test('anchor 2.2#9: getPod retries NotFound and 500 within the bound on ADD, not on DEL', async (t) => {
+t.test('getPod retries NotFound and 500 within the bound on ADD, not on DEL', async (t) => {
   const api = await createKubernetesApi(kubeconfig, { podLookupTimeoutMs: 2500, log: silentLogger });
   const pod = server.addPod({ namespace: 'ns', name: 'late', annotations: { a: 'b' } });
   server.podNotFoundBudget.set('ns/late', 2);
@@ -33,7 +33,7 @@ t.test('anchor 2.2#9: getPod retries NotFound and 500 within the bound on ADD, n
   server.failures.clear();
 });
 
-t.test('anchor 2.2#20: NADs by namespace/name; a missing NAD is null; a missing CRD is an error', async (t) => {
+t.test('NADs by namespace/name; a missing NAD is null; a missing CRD is an error', async (t) => {
   const api = await createKubernetesApi(kubeconfig, { podLookupTimeoutMs: 500, log: silentLogger });
   server.addNad({ namespace: 'ns', name: 'vf', config: '{"cniVersion":"1.0.0","type":"x"}', annotations: { 'k8s.v1.cni.cncf.io/resourceName': 'a.com/b' } });
   t.same(await api.getNad('ns', 'vf'), { namespace: 'ns', name: 'vf', config: '{"cniVersion":"1.0.0","type":"x"}', resourceName: 'a.com/b' });
@@ -43,7 +43,7 @@ t.test('anchor 2.2#20: NADs by namespace/name; a missing NAD is null; a missing 
   server.nadCrdInstalled = true;
 });
 
-t.test('anchor 2.2#26: network-status is written with a UID precondition; a recreated pod is not touched; a deleted pod is tolerated; events recorded', async (t) => {
+t.test('network-status is written with a UID precondition; a recreated pod is not touched; a deleted pod is tolerated; events recorded', async (t) => {
   const api = await createKubernetesApi(kubeconfig, { podLookupTimeoutMs: 500, log: silentLogger });
   const pod = server.addPod({ namespace: 'ns', name: 'p' });
   await api.setNetworkStatus(pod, [{ name: 'ns/net', interface: 'net1', ips: ['10.0.0.1'] }]);

@@ -1,4 +1,4 @@
-// The pure planner and delegate-config surgery (anchors §2.2 items 1, 28, 29, 31, 33; pain points 5 and 6).
+// The pure planner and delegate-config surgery.
 import t from 'tap';
 import { buildPlan, deviceInfoFileName, type ResolvedNetwork } from '../../cni/plan.js';
 import { injectDeviceId, mergeCniArgs, pluginStdin, runtimeConfigFor, toConfList } from '../../cni/delegate-conf.js';
@@ -16,20 +16,20 @@ const input = (secondary: Array<[string, Partial<NetworkSelection>, Partial<Reso
   podDevices: new Map(Object.entries(devices)), cniDeviceInfoDir: '/run/devinfo',
 });
 
-t.test('anchor 2.2#1: the master gets CNI_IFNAME, the others net<index> unless the annotation names one', async (t) => {
+t.test('the master gets CNI_IFNAME, the others net<index> unless the annotation names one', async (t) => {
   const plan = buildPlan(input([['ns/a', {}], ['ns/b', { interface: 'fast0' }], ['ns/c', {}]]));
   t.same(plan.attachments.map((a) => [a.networkName, a.ifname, a.isDefault]), [['cluster', 'eth0', true], ['ns/a', 'net1', false], ['ns/b', 'fast0', false], ['ns/c', 'net3', false]]);
-  t.equal(plan.attachments[1]!.cniArgs, 'IgnoreUnknown=true;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p', 'anchor 2.2#30: runtime CNI_ARGS forwarded');
+  t.equal(plan.attachments[1]!.cniArgs, 'IgnoreUnknown=true;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p', 'runtime CNI_ARGS forwarded');
   t.throws(() => buildPlan(input([['ns/a', { interface: 'eth0' }]])), /wants interface "eth0", which network "cluster" already uses/);
 });
 
-t.test('anchor 2.2#31: runtime runtimeConfig only for the master; per-network requests only for their network', async (t) => {
+t.test('runtime runtimeConfig only for the master; per-network requests only for their network', async (t) => {
   const plan = buildPlan(input([['ns/a', { ips: ['10.0.0.2/24'], mac: '02:00:00:00:00:09' }]]));
   t.same(plan.attachments[0]!.runtimeConfig, { portMappings: [{ hostPort: 1, containerPort: 2, protocol: 'tcp' }] });
   t.same(plan.attachments[1]!.runtimeConfig, { ips: ['10.0.0.2/24'], mac: '02:00:00:00:00:09' });
 });
 
-t.test('device rule: sorted IDs, annotation order, explicit deviceID pins; too few devices is an error (pain points 5, 6)', async (t) => {
+t.test('device rule: sorted IDs, annotation order, explicit deviceID pins; too few devices is an error', async (t) => {
   const shared = { resourceName: 'x.com/vf' };
   const plan = buildPlan(input([['ns/a', {}, shared], ['ns/b', {}, shared]], { 'x.com/vf': ['0000:00:02.0', '0000:00:01.0'] }));
   t.same(plan.attachments.slice(1).map((a) => a.deviceId), ['0000:00:01.0', '0000:00:02.0']);
@@ -46,7 +46,7 @@ t.test('device rule: sorted IDs, annotation order, explicit deviceID pins; too f
   t.equal(deviceInfoFileName('ns/n', 'c', 'net1'), 'ns-n-c_net1');
 });
 
-t.test('anchor 2.2#28,#29: deviceID/pciBusID and cni-args go into every plugin of conf and conflist', async (t) => {
+t.test('deviceID/pciBusID and cni-args go into every plugin of conf and conflist', async (t) => {
   const conf = toConfList({ cniVersion: '0.3.1', name: 'one', type: 'sriov', args: { cni: { a: 1, b: 1 } } }, 'test');
   injectDeviceId(conf, '0000:01:00.1');
   mergeCniArgs(conf, { b: 2 });
@@ -56,13 +56,13 @@ t.test('anchor 2.2#28,#29: deviceID/pciBusID and cni-args go into every plugin o
   mergeCniArgs(list, { c: 3 });
   t.same(list.plugins.map((p) => [p['deviceID'], p['pciBusID'], p['args']]), [['0000:01:00.2', '0000:01:00.2', { cni: { c: 3 } }], ['0000:01:00.2', '0000:01:00.2', { cni: { c: 3 } }]]);
   t.equal(list.disableCheck, true);
-  t.same(JSON.parse(JSON.stringify(list)).plugins[1].custom, { deep: [1] }, 'anchor 2.2#33: plugin-specific fields survive the cache round-trip');
+  t.same(JSON.parse(JSON.stringify(list)).plugins[1].custom, { deep: [1] }, 'plugin-specific fields survive the cache round-trip');
   t.same(list.extra, { vendorKey: 'x' });
   t.throws(() => toConfList({ cniVersion: '1.0.0', name: 'x' }, 'NAD ns/x'), /NAD ns\/x: neither "type"/);
   t.equal(toConfList({ cniVersion: '1.0.0', type: 'macvlan' }, 't', 'nad-name').name, 'nad-name', 'a NAD config without name gets the NAD name');
 });
 
-t.test('anchor 2.2#6: runtimeConfig per plugin holds only declared capabilities, matched case-insensitively', async (t) => {
+t.test('runtimeConfig per plugin holds only declared capabilities, matched case-insensitively', async (t) => {
   const offered = { portMappings: [1], IPs: ['10.0.0.1/24'], mac: 'x', deviceID: 'd' };
   t.same(runtimeConfigFor({ type: 'a', capabilities: { portMappings: true, ips: true, mac: false } }, offered), { portMappings: [1], ips: ['10.0.0.1/24'] });
   t.equal(runtimeConfigFor({ type: 'b' }, offered), undefined, 'no capabilities, no runtimeConfig key at all');

@@ -1,4 +1,4 @@
-// Result parsing and conversion between every CNI spec version (anchors §2.2 item 36; specs §4.5).
+// Result parsing and conversion between every CNI spec version.
 import t from 'tap';
 import { formatResult, parseResult, SUPPORTED_VERSIONS } from '../../cni/version.js';
 
@@ -10,7 +10,7 @@ const modern = {
   dns: { nameservers: ['10.1.0.1'] },
 };
 
-t.test('anchor 2.2#36: 1.1.0 converts down to 0.4.0 (ips get "version", 1.1-only fields dropped) and 0.2.0 (ip4/ip6)', async (t) => {
+t.test('1.1.0 converts down to 0.4.0 (ips get "version", 1.1-only fields dropped) and 0.2.0 (ip4/ip6)', async (t) => {
   const parsed = parseResult(modern, '1.1.0');
   t.same(formatResult(parsed, '0.4.0'), {
     cniVersion: '0.4.0',

@@ -22,7 +22,7 @@ function problemsOf(document: unknown | string): ConfigProblem[] {
   throw new Error('expected a ConfigError');
 }
 
-t.test('anchor 2.1#1: a missing config file is an error naming the file', async (t) => {
+t.test('a missing config file is an error naming the file', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'nicplex-config-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'absent.json');
@@ -33,14 +33,14 @@ t.test('anchor 2.1#1: a missing config file is an error naming the file', async 
   t.match(problem?.message, /file not found/);
 });
 
-t.test('anchor 2.1#1: non-JSON config is an error with line and column', async (t) => {
+t.test('non-JSON config is an error with line and column', async (t) => {
   const problems = problemsOf('{\n  "resourceList": [\n    { "resourceName": "a", }\n  ]\n}');
   t.equal(problems.length, 1);
   t.equal(problems[0]?.file, 'config.json');
   t.match(problems[0]?.message, /not valid JSON at line 3, column \d+/);
 });
 
-t.test('anchor 2.1#2: a valid config loads every resourceList entry with defaults applied', async (t) => {
+t.test('a valid config loads every resourceList entry with defaults applied', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'nicplex-config-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'config.json');
@@ -60,7 +60,7 @@ t.test('anchor 2.1#2: a valid config loads every resourceList entry with default
   t.same(config.resourceList[1]?.additionalInfo, { '*': { mtu: '9000' } });
 });
 
-t.test('anchor 2.1#2: the list form of selectors loads one selector object per element', async (t) => {
+t.test('the list form of selectors loads one selector object per element', async (t) => {
   const { config } = parse({
     resourceList: [{ resourceName: 'mixed', selectors: [{ vendors: ['8086'], drivers: ['iavf'] }, { vendors: ['15b3'], isRdma: true }, {}] }],
   });
@@ -80,14 +80,14 @@ t.test('the --resource-prefix default applies only to pools without resourcePref
   t.same(config.resourceList.map((resource) => resource.fullName), ['example.com/a', 'nvidia.com/b']);
 });
 
-t.test('anchor 2.1#3: a resource name with invalid characters (junk.net.0) makes the config invalid', async (t) => {
+t.test('a resource name with invalid characters (junk.net.0) makes the config invalid', async (t) => {
   const problems = problemsOf({ resourceList: [{ resourceName: 'junk.net.0', selectors: {} }] });
   t.equal(problems.length, 1);
   t.equal(problems[0]?.path, 'resourceList[0].resourceName');
   t.match(problems[0]?.message, /"junk\.net\.0" may only contain letters, digits, "_" and "-"/);
 });
 
-t.test('anchor 2.1#3: sriov-net_0 is valid, with a warning that "-" breaks PCIDEVICE_* names', async (t) => {
+t.test('sriov-net_0 is valid, with a warning that "-" breaks PCIDEVICE_* names', async (t) => {
   const { config, warnings } = parse({ resourceList: [{ resourceName: 'sriov-net_0', selectors: {} }] });
   t.equal(config.resourceList[0]?.fullName, 'intel.com/sriov-net_0');
   t.equal(warnings.length, 1);
@@ -95,7 +95,7 @@ t.test('anchor 2.1#3: sriov-net_0 is valid, with a warning that "-" breaks PCIDE
   t.match(warnings[0]?.message, /PCIDEVICE_\*.*prefer "sriov_net_0"/);
 });
 
-t.test('anchor 2.1#4: a duplicate prefix/name makes the config invalid; the same name under another prefix is fine', async (t) => {
+t.test('a duplicate prefix/name makes the config invalid; the same name under another prefix is fine', async (t) => {
   const problems = problemsOf({
     resourceList: [
       { resourceName: 'sriov', selectors: {} },
@@ -108,25 +108,25 @@ t.test('anchor 2.1#4: a duplicate prefix/name makes the config invalid; the same
   t.match(problems[0]?.message, /duplicate resource "intel\.com\/sriov" \(already defined by resourceList\[0\]\)/);
 });
 
-t.test('anchor 2.1#5: isRdma and vdpaType in the same selector object are invalid', async (t) => {
+t.test('isRdma and vdpaType in the same selector object are invalid', async (t) => {
   const problems = problemsOf({ resourceList: [{ resourceName: 'x', selectors: { isRdma: true, vdpaType: 'vhost' } }] });
   t.equal(problems.length, 1);
   t.equal(problems[0]?.path, 'resourceList[0].selectors');
   t.match(problems[0]?.message, /isRdma and vdpaType cannot be used in the same selector object/);
 });
 
-t.test('anchor 2.1#5: isRdma and vdpaType in separate selector objects are valid', async (t) => {
+t.test('isRdma and vdpaType in separate selector objects are valid', async (t) => {
   const { config } = parse({ resourceList: [{ resourceName: 'x', selectors: [{ isRdma: true }, { vdpaType: 'vhost' }] }] });
   t.equal(config.resourceList[0]?.selectors.length, 2);
 });
 
-t.test('anchor 2.1#5: a second selector object that has both is invalid and named by its index', async (t) => {
+t.test('a second selector object that has both is invalid and named by its index', async (t) => {
   const problems = problemsOf({ resourceList: [{ resourceName: 'x', selectors: [{ isRdma: true }, { isRdma: true, vdpaType: 'virtio' }] }] });
   t.equal(problems.length, 1);
   t.equal(problems[0]?.path, 'resourceList[0].selectors[1]');
 });
 
-t.test('anchor 2.1#15: an auxNetDevice selector with empty auxTypes or a non-sf type is invalid', async (t) => {
+t.test('an auxNetDevice selector with empty auxTypes or a non-sf type is invalid', async (t) => {
   const empty = problemsOf({ resourceList: [{ resourceName: 'sf', deviceType: 'auxNetDevice', selectors: { vendors: ['15b3'] } }] });
   t.equal(empty[0]?.path, 'resourceList[0].selectors.auxTypes');
   t.match(empty[0]?.message, /needs auxTypes/);
@@ -213,7 +213,7 @@ t.test('values that can never match are warnings: 0x vendor IDs, bad PCI address
   t.match(byPath.get('resourceList[0].selectors.vdpaType'), /expected one of vhost, virtio/);
 });
 
-t.test('anchor 2.1#41: short PCI addresses in pciAddresses and rootDevices are normalised to the 0000: form', async (t) => {
+t.test('short PCI addresses in pciAddresses and rootDevices are normalised to the 0000: form', async (t) => {
   const { config } = parse({ resourceList: [{ resourceName: 'a', selectors: { pciAddresses: ['3B:02.1'], rootDevices: ['86:00.0#1-2'] } }] });
   const selector = config.resourceList[0]?.selectors[0];
   t.same(selector?.pciAddresses, ['0000:3b:02.1']);

@@ -1,5 +1,5 @@
 // The per-container Allocate answer, built without gRPC: env names, the _INFO providers, device
-// specs and their de-duplication (anchors §2.1 behaviours 21, 24–29).
+// specs and their de-duplication.
 import t from 'tap';
 import { containerAllocateResponse, deviceResources, poolEnvName, type AllocateContext } from '../../deviceplugin/server/allocate-response.js';
 import type { DeviceSpec } from '../../config/grpc/kubelet-api.js';

@@ -1,6 +1,6 @@
 // CDI mode without gRPC: names (kind, annotation key, file), the spec built from pool devices
 // (vfio incl. no-IOMMU, uio, RDMA, vhost-net; devices without nodes left out), the CDI Allocate
-// answer (anchors §2.1 behaviour 36), atomic writes and the `sriov-dp-*` clean-up.
+// answer, atomic writes and the `sriov-dp-*` clean-up.
 import t, { type Test } from 'tap';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

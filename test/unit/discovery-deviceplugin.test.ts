@@ -32,13 +32,13 @@ function poolDevices(snapshot: DiscoverySnapshot, resourceName: string): string[
 
 const everyNetDevice = [{ resourceName: 'all', selectors: {} }];
 
-t.test('anchor 2.1#7: discovery succeeds on an empty PCI bus', async (t) => {
+t.test('discovery succeeds on an empty PCI bus', async (t) => {
   const snapshot = await discoverOn(t, {}, everyNetDevice);
   t.same(snapshot.devices, []);
   t.same(snapshot.pools.map((pool) => [pool.resourceName, pool.devices]), [['intel.com/all', []]]);
 });
 
-t.test('anchor 2.1#7: discovery succeeds with an unparsable modalias, a PF without VFs, a PF without driver, a PF with 1 VF, igb_uio VFs without PF', async (t) => {
+t.test('discovery succeeds with an unparsable modalias, a PF without VFs, a PF without driver, a PF with 1 VF, igb_uio VFs without PF', async (t) => {
   const snapshot = await discoverOn(t, {
     pci: [
       ...unparsableEntries(),
@@ -59,7 +59,7 @@ t.test('anchor 2.1#7: discovery succeeds with an unparsable modalias, a PF witho
   t.match(uioVf, { driver: 'igb_uio', uioDevice: 'uio0', pfAddress: null, vfIndex: -1, netdevs: [], pfNetdev: null });
 });
 
-t.test('anchor 2.1#13: of a PF with numvfs=32, an unparsable class and one good device, one candidate remains', async (t) => {
+t.test('of a PF with numvfs=32, an unparsable class and one good device, one candidate remains', async (t) => {
   const functions = [
     { address: '0000:01:00.0', vendor: '8086', device: '1572', driver: 'i40e', netdevs: ['ens1'], sriov: { totalVfs: 64, numVfs: 32 } },
     { address: '0000:01:00.1', vendor: '8086', device: '1572', driver: 'i40e', files: { class: 'garbage' } },
@@ -71,7 +71,7 @@ t.test('anchor 2.1#13: of a PF with numvfs=32, an unparsable class and one good 
   t.match(byAddress(snapshot, '0000:01:00.1').excludedBecause, /^unreadable device: class is missing or not a hex class code/);
 });
 
-t.test('anchor 2.1#14: accelerator pools keep every class-0x12 match, with no default-route or PF filter', async (t) => {
+t.test('accelerator pools keep every class-0x12 match, with no default-route or PF filter', async (t) => {
   const snapshot = await discoverOn(t, { pci: [...accelerators(), virtioNet()], ipv4DefaultRoutes: ['eth0'] }, [
     { resourceName: 'fpga', deviceType: 'accelerator', selectors: { vendors: ['8086'] } },
     { resourceName: 'redhat_acc', deviceType: 'accelerator', selectors: { vendors: ['1af4'] } },
@@ -81,7 +81,7 @@ t.test('anchor 2.1#14: accelerator pools keep every class-0x12 match, with no de
   t.same(poolDevices(snapshot, 'intel.com/redhat_acc'), [], 'a network device is not an accelerator');
 });
 
-t.test('anchor 2.1#15: auxNetDevice pools discover subfunctions per PCI parent (one parent → 3 aux devices)', async (t) => {
+t.test('auxNetDevice pools discover subfunctions per PCI parent (one parent → 3 aux devices)', async (t) => {
   const snapshot = await discoverOn(t, { pci: mellanoxConnectX5({ numVfs: 0 }), aux: mellanoxSubfunctions('0000:86:00.0') }, [
     { resourceName: 'sf', resourcePrefix: 'nvidia.com', deviceType: 'auxNetDevice', selectors: { vendors: ['15b3'], pfNames: ['enp134s0f0np0'], auxTypes: ['sf'], isRdma: true } },
     ...everyNetDevice,
@@ -91,19 +91,19 @@ t.test('anchor 2.1#15: auxNetDevice pools discover subfunctions per PCI parent (
   t.notOk(poolDevices(snapshot, 'intel.com/all').some((address) => address.startsWith('mlx5_core')), 'netDevice pools never take aux devices');
 });
 
-t.test('anchor 2.1#16: a pool whose selector list is empty gets no devices', async (t) => {
+t.test('a pool whose selector list is empty gets no devices', async (t) => {
   const snapshot = await discoverOn(t, { pci: [virtioNet()] }, [{ resourceName: 'none', selectors: [] }]);
   t.same(poolDevices(snapshot, 'intel.com/none'), []);
   t.equal(byAddress(snapshot, '0000:00:03.0').excludedBecause, 'no selector matched');
 });
 
-t.test('anchor 2.1#17: a device without a driver link is listed with driver null and the reason, never offered', async (t) => {
+t.test('a device without a driver link is listed with driver null and the reason, never offered', async (t) => {
   const snapshot = await discoverOn(t, { pci: [pfWithoutDriver('0000:af:00.0')] }, [{ resourceName: 'x710', selectors: { vendors: ['8086'] } }]);
   t.match(byAddress(snapshot, '0000:af:00.0'), { driver: null, pool: null, excludedBecause: 'no driver bound' });
   t.same(poolDevices(snapshot, 'intel.com/x710'), []);
 });
 
-t.test('anchor 2.1#18: a missing or negative numa_node means no NUMA node; excludeTopology is carried on the pool', async (t) => {
+t.test('a missing or negative numa_node means no NUMA node; excludeTopology is carried on the pool', async (t) => {
   const snapshot = await discoverOn(t, {
     pci: [
       { address: '0000:01:00.0', vendor: '8086', device: '1572', driver: 'i40e', numaNode: null },
@@ -116,7 +116,7 @@ t.test('anchor 2.1#18: a missing or negative numa_node means no NUMA node; exclu
   t.equal(snapshot.pools[0]?.excludeTopology, true);
 });
 
-t.test('anchor 2.1#19: a VF is still added when its PF name is unavailable', async (t) => {
+t.test('a VF is still added when its PF name is unavailable', async (t) => {
   const snapshot = await discoverOn(t, {
     pci: [
       { address: '0000:3b:00.0', vendor: '8086', device: '1592', driver: 'ice', sriov: { totalVfs: 8, numVfs: 1 } },
@@ -126,7 +126,7 @@ t.test('anchor 2.1#19: a VF is still added when its PF name is unavailable', asy
   t.match(byAddress(snapshot, '0000:3b:01.0'), { pfNetdev: null, pfAddress: '0000:3b:00.0', vfIndex: 0, pool: 'intel.com/e810' });
 });
 
-t.test('anchor 2.1#20: link type falls back to the PF link type when the VF has no netdev (vfio-pci)', async (t) => {
+t.test('link type falls back to the PF link type when the VF has no netdev (vfio-pci)', async (t) => {
   const snapshot = await discoverOn(t, { pci: mellanoxConnectX5({ numVfs: 2, linkType: 'infiniband' }).map((fn) => (fn.address === '0000:86:00.3' ? { ...fn, driver: 'vfio-pci', netdevs: [] } : fn)) }, [
     { resourceName: 'ib', selectors: { linkTypes: ['infiniband'] } },
   ]);
@@ -134,7 +134,7 @@ t.test('anchor 2.1#20: link type falls back to the PF link type when the VF has 
   t.match(byAddress(snapshot, '0000:86:00.2'), { linkType: 'infiniband', pKeys: [] }, 'pkeys are not read when no selector asks');
 });
 
-t.test('anchor 2.1#9: InfiniBand pkeys are read from the pkey table when a pKeys selector asks, and select by value', async (t) => {
+t.test('InfiniBand pkeys are read from the pkey table when a pKeys selector asks, and select by value', async (t) => {
   const snapshot = await discoverOn(t, { pci: mellanoxConnectX5({ numVfs: 2, linkType: 'infiniband' }) }, [
     { resourceName: 'pkey', selectors: { pKeys: ['0x8001'] } },
   ]);
@@ -142,7 +142,7 @@ t.test('anchor 2.1#9: InfiniBand pkeys are read from the pkey table when a pKeys
   t.same(poolDevices(snapshot, 'intel.com/pkey'), ['0000:86:00.2', '0000:86:00.3']);
 });
 
-t.test('anchor 2.1#21: RDMA devices come from infiniband/ and the isRdma selector uses them', async (t) => {
+t.test('RDMA devices come from infiniband/ and the isRdma selector uses them', async (t) => {
   const snapshot = await discoverOn(t, { pci: [...mellanoxConnectX5({ numVfs: 2 }), ...intelX710({ numVfs: 2 })] }, [
     { resourceName: 'rdma', resourcePrefix: 'nvidia.com', selectors: { isRdma: true } },
   ]);
@@ -151,7 +151,7 @@ t.test('anchor 2.1#21: RDMA devices come from infiniband/ and the isRdma selecto
   t.same(snapshot.pools[0]?.selectors, [{ isRdma: true, needVhostNet: false, vdpaType: null }]);
 });
 
-t.test('anchor 2.1#32: when two pools match a device only the first keeps it; the later one is recorded', async (t) => {
+t.test('when two pools match a device only the first keeps it; the later one is recorded', async (t) => {
   const snapshot = await discoverOn(t, { pci: intelE810({ numVfs: 4 }) }, [
     { resourceName: 'first', selectors: { drivers: ['iavf'] } },
     { resourceName: 'second', selectors: { vendors: ['8086'], devices: ['1889'] } },
@@ -161,7 +161,7 @@ t.test('anchor 2.1#32: when two pools match a device only the first keeps it; th
   t.same(byAddress(snapshot, '0000:3b:01.0').alsoMatchedBy, ['intel.com/second']);
 });
 
-t.test('anchor 2.1#38: PF has no physfn, a VF physfn gives its PF, sriov_totalvfs marks a PF, a bad sriov_numvfs counts as 0', async (t) => {
+t.test('PF has no physfn, a VF physfn gives its PF, sriov_totalvfs marks a PF, a bad sriov_numvfs counts as 0', async (t) => {
   const snapshot = await discoverOn(t, {
     pci: [
       ...intelE810({ numVfs: 2 }),
@@ -173,7 +173,7 @@ t.test('anchor 2.1#38: PF has no physfn, a VF physfn gives its PF, sriov_totalvf
   t.match(byAddress(snapshot, '0000:5e:00.0'), { sriovNumVfs: 0, pool: 'intel.com/all' });
 });
 
-t.test('anchor 2.1#39: the VF index comes from the PF virtfnN links, even when addresses are not in index order', async (t) => {
+t.test('the VF index comes from the PF virtfnN links, even when addresses are not in index order', async (t) => {
   const functions = [{ address: '0000:3b:00.0', vendor: '8086', device: '1592', driver: 'ice', netdevs: ['ens1f0'], sriov: { totalVfs: 8, numVfs: 3 } }];
   const slots: Array<[string, number]> = [['0000:3b:01.0', 2], ['0000:3b:01.1', 0], ['0000:3b:01.2', 1]];
   const vfs = slots.map(([address, vfIndex]) => ({ address, vendor: '8086', device: '1889', driver: 'iavf', vfOf: { pf: '0000:3b:00.0', vfIndex } }));
@@ -189,7 +189,7 @@ t.test('a physfn link whose PF is not on the bus leaves the VF listed with index
   t.match(vf.problems?.[0], /physfn points to 0000:3b:00.0/);
 });
 
-t.test('anchor 2.1#40: link is up only when every netdev of the device is up', async (t) => {
+t.test('link is up only when every netdev of the device is up', async (t) => {
   const snapshot = await discoverOn(t, {
     pci: [
       { address: '0000:01:00.0', vendor: '8086', device: '1572', driver: 'i40e', netdevs: [{ name: 'a0', operstate: 'up' }, { name: 'a1', operstate: 'up' }] },
@@ -200,7 +200,7 @@ t.test('anchor 2.1#40: link is up only when every netdev of the device is up', a
   t.same(['0000:01:00.0', '0000:01:00.1', '0000:01:00.2'].map((address) => byAddress(snapshot, address).linkUp), [true, false, null]);
 });
 
-t.test('anchor 2.1#42: a non-symlink iommu_group is reported and leaves no group; a no-IOMMU group is detected', async (t) => {
+t.test('a non-symlink iommu_group is reported and leaves no group; a no-IOMMU group is detected', async (t) => {
   const snapshot = await discoverOn(t, {
     pci: [
       { address: '0000:01:00.0', vendor: '8086', device: '1572', driver: 'vfio-pci', iommuGroup: 'file' },
@@ -212,7 +212,7 @@ t.test('anchor 2.1#42: a non-symlink iommu_group is reported and leaves no group
   t.match(byAddress(snapshot, '0000:00:05.0'), { iommuGroup: '5', noIommu: false });
 });
 
-t.test('anchor 2.1#43: a device whose netdev carries the IPv4 default route is excluded as "default route"', async (t) => {
+t.test('a device whose netdev carries the IPv4 default route is excluded as "default route"', async (t) => {
   const snapshot = await discoverOn(t, { pci: awsEna(), ipv4DefaultRoutes: ['ens5'] }, [{ resourceName: 'ena', resourcePrefix: 'amazon.com', selectors: { vendors: ['1d0f'] } }]);
   t.equal(byAddress(snapshot, '0000:00:05.0').excludedBecause, 'default route');
   t.same(poolDevices(snapshot, 'amazon.com/ena'), ['0000:00:06.0', '0000:00:07.0']);
@@ -226,7 +226,7 @@ t.test('an IPv6-only default route also excludes the NIC; the unreachable ::/0 o
   t.same(snapshot.defaultRouteNetdevs, ['eth1']);
 });
 
-t.test('anchor 2.1#44: in switchdev mode the PF name is the uplink representor; an aux device takes its parent netdev', async (t) => {
+t.test('in switchdev mode the PF name is the uplink representor; an aux device takes its parent netdev', async (t) => {
   const pf = {
     address: '0000:86:00.0', vendor: '15b3', device: '101d', driver: 'mlx5_core', sriov: { totalVfs: 8, numVfs: 1 },
     netdevs: [{ name: 'eth_rep0', physPortName: 'pf0vf0' }, { name: 'enp134s0f0np0', physPortName: 'p0' }],
@@ -237,7 +237,7 @@ t.test('anchor 2.1#44: in switchdev mode the PF name is the uplink representor; 
   t.equal(byAddress(snapshot, 'mlx5_core.sf.4').pfNetdev, 'enp134s0f0np0');
 });
 
-t.test('anchor 2.1#45: the aux type is parsed from driver.type.N, N a non-negative integer', async (t) => {
+t.test('the aux type is parsed from driver.type.N, N a non-negative integer', async (t) => {
   const parent = '0000:86:00.0';
   const snapshot = await discoverOn(t, {
     pci: mellanoxConnectX5({ numVfs: 0 }),
@@ -319,7 +319,7 @@ t.test('diffSnapshots reports added, removed and changed devices and the pools t
   t.same(diffSnapshots(after, after), { added: [], removed: [], changed: [], poolsChanged: [] });
 });
 
-t.test('anchor 2.1#21: the pool records per selector object whether it wants RDMA or vhost-net, and each device which object took it', async (t) => {
+t.test('the pool records per selector object whether it wants RDMA or vhost-net, and each device which object took it', async (t) => {
   const snapshot = await discoverOn(t, { pci: intelE810({ numVfs: 2, vfioVfs: [1] }), vhostNet: true }, [
     { resourceName: 'mixed', selectors: [{ drivers: ['iavf'], needVhostNet: true }, { drivers: ['vfio-pci'] }] },
   ]);

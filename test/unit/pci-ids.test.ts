@@ -60,7 +60,7 @@ t.test('the system pci.ids gives vendor and device names', { skip: !existsSync('
   t.match(names.deviceName('15b3', '1017'), /ConnectX-5/);
 });
 
-t.test('anchor 2.1#43: default-route netdevs come from 0.0.0.0/0 routes that are up; reject routes do not count', async (t) => {
+t.test('default-route netdevs come from 0.0.0.0/0 routes that are up; reject routes do not count', async (t) => {
   const ipv4 = [
     'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT',
     'eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0',
