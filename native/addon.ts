@@ -94,13 +94,15 @@ export interface NativeBinding {
    * cannot be listed, else its sorted entries, the trimmed text (≤ 4096 bytes, latin1) of each of
    * `files` that is an entry, the target of each of `links` that is an entry, [name, target, ...] of
    * every entry starting with `linkPrefix` that is a readable symlink, and `subdir` listed with each
-   * of `subdirFiles` read inside each of its entries (entry-major; null when absent).
+   * of `subdirFiles` read inside each of its entries (entry-major; null when absent). With
+   * `keepEntries`, `entries` holds only the names listed or starting with a prefix; `entryCount`
+   * counts them all. Large batches are read on a few threads.
    */
-  readSysfsDirs(dirs: readonly string[], files: readonly string[], links: readonly string[], linkPrefix: string, subdir: string, subdirFiles: readonly string[]): Array<RawDirSnapshot | null>;
+  readSysfsDirs(dirs: readonly string[], files: readonly string[], links: readonly string[], linkPrefix: string, subdir: string, subdirFiles: readonly string[], keepEntries?: { names: readonly string[]; prefixes: readonly string[] }): Array<RawDirSnapshot | null>;
 }
 
 export interface RawDirSnapshot {
-  entries: string[]; texts: Array<string | null>; links: Array<string | null>; prefixed: string[];
+  entries: string[]; entryCount: number; texts: Array<string | null>; links: Array<string | null>; prefixed: string[];
   subdir: { entries: string[]; texts: Array<string | null> } | null;
 }
 

@@ -145,7 +145,9 @@ function readVdpa(deviceDir: string, entries: string[]): RawVdpa | null {
 // absent files cost no failing syscall); the order is the order of the snapshot's texts/links.
 const functionFiles = ['uevent', 'numa_node', 'sriov_totalvfs', 'sriov_numvfs', 'acpi_index'] as const;
 const functionLinks = ['iommu_group'] as const;
-const functionRequest = { files: functionFiles, links: functionLinks, linkPrefix: 'virtfn', subdir: { name: 'net', files: netdevFiles } };
+// The entries pciFunctionFrom looks at; the ~25 others of a function's directory are only counted.
+const functionEntries = { names: ['driver', 'infiniband', 'iommu_group', 'net', 'physfn', 'sriov_numvfs', 'sriov_totalvfs', 'uio'], prefixes: ['virtio', 'vdpa'] };
+const functionRequest = { files: functionFiles, links: functionLinks, linkPrefix: 'virtfn', subdir: { name: 'net', files: netdevFiles }, keepEntries: functionEntries };
 
 /**
  * Everything discovery needs about each of these PCI functions, read with as few syscalls as
@@ -161,7 +163,7 @@ export function readPciFunctions(sysfsRoot: string, addresses: readonly string[]
 function pciFunctionFrom(sysfsRoot: string, deviceDir: string, address: string, snapshot: DirSnapshot | null): RawPciFunction {
   const problems: string[] = [];
   const entryList = snapshot?.entries ?? [];
-  if (entryList.length === 0) problems.push('device directory is empty or unreadable');
+  if ((snapshot?.entryCount ?? 0) === 0) problems.push('device directory is empty or unreadable');
   const entries = new Set(entryList);
   const [ueventText = null, numaText = null, totalVfsText = null, numVfsText = null, acpiIndex = null] = snapshot?.texts ?? [];
 

@@ -74,12 +74,19 @@ export interface DirSnapshotRequest {
   linkPrefix?: string;
   /** A subdirectory to list, and the files to read inside each of its entries. */
   subdir?: { name: string; files: readonly string[] };
+  /**
+   * Only these entries are returned in `entries` (exact names, or names starting with one of the
+   * prefixes); the rest are still counted in `entryCount`. Saves a string per entry nobody reads.
+   */
+  keepEntries?: { names: readonly string[]; prefixes: readonly string[] };
 }
 
 /** A directory and the items of it that were asked for (see readDirSnapshots). */
 export interface DirSnapshot {
-  /** Entry names, sorted as fs.readdirSync sorts them. */
+  /** Entry names, sorted as fs.readdirSync sorts them (only the kept ones when the request filters). */
   entries: string[];
+  /** How many entries the directory has, kept or not. */
+  entryCount: number;
   /** Trimmed text of each requested file, in request order; null when it is not an entry or unreadable. */
   texts: Array<string | null>;
   /** Target of each requested symlink, in request order; null when it is not an entry or not a readable link. */
@@ -121,8 +128,10 @@ export function readDirSnapshotWithFs(dir: string, request: DirSnapshotRequest):
   }
   const sub = request.subdir;
   const subEntries = sub !== undefined && present.has(sub.name) ? listDir(`${dir}/${sub.name}`) : null;
+  const keep = request.keepEntries;
   return {
-    entries,
+    entries: keep === undefined ? entries : entries.filter((name) => keep.names.includes(name) || keep.prefixes.some((start) => name.startsWith(start))),
+    entryCount: entries.length,
     texts: request.files.map((name) => (present.has(name) ? readSmallText(`${dir}/${name}`) : null)),
     links: request.links.map((name) => (present.has(name) ? readLink(`${dir}/${name}`) : null)),
     prefixed,
@@ -139,5 +148,5 @@ export function readDirSnapshotWithFs(dir: string, request: DirSnapshotRequest):
 export function readDirSnapshots(dirs: readonly string[], request: DirSnapshotRequest): Array<DirSnapshot | null> {
   const reader = nativeDirReader();
   if (reader === null) return dirs.map((dir) => readDirSnapshotWithFs(dir, request));
-  return reader(dirs, request.files, request.links, request.linkPrefix ?? '', request.subdir?.name ?? '', request.subdir?.files ?? []);
+  return reader(dirs, request.files, request.links, request.linkPrefix ?? '', request.subdir?.name ?? '', request.subdir?.files ?? [], request.keepEntries);
 }

@@ -25,8 +25,25 @@ t.test('the native reader and the fs calls agree on every device of a fake host'
   dirs.forEach((dir, index) => t.same(native[index], readDirSnapshotWithFs(dir, request), dir));
   const pf = native[dirs.indexOf(join(devicesDir, '0000:86:00.0'))];
   t.ok(pf !== null && pf !== undefined && pf.prefixed.length === 4 && pf.prefixed[0] === 'virtfn0', 'a PF lists its virtfn links');
+  const keepEntries = { names: ['physfn', 'net', 'no-such-entry'], prefixes: ['virtfn', 'sriov_'] };
+  const filtered = readDirSnapshots(dirs, { ...request, keepEntries });
+  dirs.forEach((dir, index) => t.same(filtered[index], readDirSnapshotWithFs(dir, { ...request, keepEntries }), `${dir}, filtered`));
+  const filteredPf = filtered[dirs.indexOf(join(devicesDir, '0000:86:00.0'))];
+  t.ok(filteredPf?.entries.includes('sriov_numvfs') && !filteredPf.entries.includes('uevent'), 'only the kept entries are listed');
+  t.equal(filteredPf?.entryCount, pf?.entries.length, 'but all are counted');
   t.equal(native[1], null, 'an absent directory is null');
   t.equal(native[0], null, 'so is one that is not there');
+});
+
+t.test('a batch large enough for several reader threads comes back whole and in order', async (t) => {
+  const host = buildFakeHost({ pci: intelE810({ numVfs: 300 }) });
+  t.teardown(host.cleanup);
+  const devicesDir = join(host.sysfsRoot, 'bus', 'pci', 'devices');
+  const dirs = readdirSync(devicesDir).map((name) => join(devicesDir, name));
+  dirs.splice(150, 0, join(host.sysfsRoot, 'no-such-dir'));
+  t.ok(dirs.length > 300);
+  const native = readDirSnapshots(dirs, request);
+  t.same(native, dirs.map((dir) => readDirSnapshotWithFs(dir, request)));
 });
 
 t.test('texts are trimmed like String.prototype.trim, links and subdirectories are read as they are', async (t) => {
