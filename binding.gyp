@@ -8,7 +8,8 @@
         "native/src/nl_socket.cc",
         "native/src/ops.cc",
         "native/src/netns_thread.cc",
-        "native/src/sysfs_dir.cc"
+        "native/src/sysfs_dir.cc",
+        "native/src/spawn.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"

@@ -1,8 +1,8 @@
 // Runs delegate plugins the way libcni does: binary found on binDir then CNI_PATH, config on stdin,
 // CNI_* in the environment, never through a shell, bounded by a timeout, stderr kept for errors.
-import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
+import { runProcess, type ProcessOutcome } from '../native/index.js';
 import { CniCode, CniError } from './errors.js';
 
 export interface PluginInvocation {
@@ -38,38 +38,6 @@ export function findPlugin(type: string, searchPath: string[]): string {
   throw new CniError(CniCode.invalidConfig, `failed to find plugin "${type}" in path [${searchPath.join(' ')}]`);
 }
 
-interface ExecOutcome { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; timedOut: boolean }
-
-function execOnce(binary: string, env: NodeJS.ProcessEnv, input: string, timeoutMs: number): Promise<ExecOutcome> {
-  return new Promise((resolve, reject) => {
-    // Its own process group, so a timeout also kills whatever the plugin started (and that holds our pipes).
-    const child = spawn(binary, [], { env, stdio: ['pipe', 'pipe', 'pipe'], shell: false, detached: true });
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        child.kill('SIGKILL');
-      }
-    }, timeoutMs);
-    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-    child.stdin.on('error', () => undefined); // a plugin that exits without reading stdin is not our error
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8'), timedOut });
-    });
-    child.stdin.end(input);
-  });
-}
-
 export class ExecPluginExecutor implements PluginExecutor {
   constructor(
     private readonly searchPath: string[],
@@ -89,11 +57,11 @@ export class ExecPluginExecutor implements PluginExecutor {
       CNI_PATH: this.searchPath.join(':'),
     };
     const input = JSON.stringify(invocation.stdin);
-    let outcome: ExecOutcome | undefined;
+    let outcome: ProcessOutcome | undefined;
     // libcni retries "text file busy" (a plugin binary being replaced) a few times.
     for (let attempt = 0; attempt < 5; attempt++) {
       try {
-        outcome = await execOnce(binary, env, input, this.timeoutMs);
+        outcome = await runProcess(binary, env, input, this.timeoutMs);
         break;
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ETXTBSY' || attempt === 4) {

@@ -99,6 +99,14 @@ export interface NativeBinding {
    * counts them all. Large batches are read on a few threads.
    */
   readSysfsDirs(dirs: readonly string[], files: readonly string[], links: readonly string[], linkPrefix: string, subdir: string, subdirFiles: readonly string[], keepEntries?: { names: readonly string[]; prefixes: readonly string[] }): Array<RawDirSnapshot | null>;
+  /**
+   * posix_spawn (no fork) of `binary` with only `env` ("K=V"), argv [binary], in a new session with
+   * default signal dispositions; returns its pid and the parent's ends of its stdin/stdout/stderr pipes.
+   * Throws an Error whose `code` is the errno name (ENOENT, EACCES, ETXTBSY, ...).
+   */
+  spawnProcess?(binary: string, env: readonly string[]): { pid: number; stdin: number; stdout: number; stderr: number };
+  /** waitpid(pid, WNOHANG): null while it runs, else its exit code or terminating signal number. */
+  reapProcess?(pid: number): { code: number | null; signal: number | null } | null;
 }
 
 export interface RawDirSnapshot {

@@ -46,6 +46,8 @@
 //     ({ error: { code, message } } as its result) and skipped. AGENT_NETNS_PATH names the agent's namespace
 //     as a move target. test/helpers/fake-host-network.ts is an in-memory HostNetwork with the same semantics.
 //   sysfs-netdev.ts: pciNetdevs, auxNetdevs, kernelPathNetdevs, pciDriver, locateVf (PF + VF index), ...
+//   runProcess(binary, env, stdin, timeoutMs) -> { code, signal, stdout, stderr, timedOut }   a plugin exec'd
+//     by posix_spawn (no fork of this process) in its own session; the group is killed at the timeout.
 //   runSteps(rawOps, netns, context) -> results[]   several raw steps (addon.ts RawOp) on ONE thread in ONE
 //     namespace, stopping at the first failure (e.g. create + configure without re-entering the namespace).
 export { NativeError, errnoName } from './errors.js';
@@ -58,6 +60,7 @@ export {
 } from './netlink.js';
 export type { RawOp } from './addon.js';
 export { isNetnsPath, currentThreadNetnsInodes, type ProcessNetnsInodes, type ThreadNetns } from './netns.js';
+export { runProcess, runProcessWithChildProcess, type ProcessOutcome } from './process-spawn.js';
 export { ethtoolDriverInfo } from './ethtool.js';
 export { readSysctl, writeSysctl } from './sysctl.js';
 export {

@@ -23,6 +23,7 @@
 #include "nl_socket.h"
 #include "nl_wire.h"
 #include "ops.h"
+#include "spawn.h"
 #include "sysfs_dir.h"
 
 namespace nicplex {
@@ -665,6 +666,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("decodeMessages", Napi::Function::New(env, DecodeMessagesJs));
   exports.Set("stats", Napi::Function::New(env, StatsJs));
   exports.Set("readSysfsDirs", Napi::Function::New(env, ReadSysfsDirsJs));
+  exports.Set("spawnProcess", Napi::Function::New(env, SpawnProcessJs));
+  exports.Set("reapProcess", Napi::Function::New(env, ReapProcessJs));
   return exports;
 }
 

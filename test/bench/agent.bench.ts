@@ -52,7 +52,9 @@ async function innerCniCase(dir: string, ctrA: string, ctrB: string, ctrC: strin
     delegates: [bridge('bench-br', `${tag}a`, '10.231.64.0/24')],
   });
   // The agent runs here, in the bench's private host netns, like a hostNetwork DaemonSet pod.
-  const agent: ChildProcess = spawn(process.execPath, [cliPath, 'agent', '--socket-dir', socketDir, '--metrics-address', '', '--log-level', 'error'], { stdio: 'ignore' });
+  // NICPLEX_BENCH_AGENT_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p") profiles the agent.
+  const nodeArgs = (process.env['NICPLEX_BENCH_AGENT_NODE_ARGS'] ?? '').split(' ').filter((arg) => arg !== '');
+  const agent: ChildProcess = spawn(process.execPath, [...nodeArgs, cliPath, 'agent', '--socket-dir', socketDir, '--metrics-address', '', '--log-level', 'error'], { stdio: 'ignore' });
   // Even if this process dies on an error, the agent it started must not outlive it.
   const killAgent = () => { if (agent.exitCode === null) agent.kill('SIGKILL'); };
   process.once('exit', killAgent);

@@ -1,0 +1,171 @@
+// Plugin processes started with posix_spawn instead of fork(): glibc's posix_spawn uses
+// clone(CLONE_VM | CLONE_VFORK), so the cost does not grow with the parent's size. Forking a Node
+// process of ~100 MB (what child_process.spawn does on Linux) blocks the event loop for several
+// milliseconds per plugin while the kernel copies its page tables; the agent execs two or more
+// plugins per CNI call. JS wraps the returned pipe fds in sockets and polls reapProcess for the exit.
+#include "spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+namespace nicplex {
+namespace {
+
+void ThrowErrno(Napi::Env env, const char* what, int error) {
+  Napi::Error exception = Napi::Error::New(env, std::string(what) + ": " + strerror(error));
+  const char* name = nullptr;
+  switch (error) {
+    case ENOENT: name = "ENOENT"; break;
+    case EACCES: name = "EACCES"; break;
+    case ETXTBSY: name = "ETXTBSY"; break;
+    case ENOEXEC: name = "ENOEXEC"; break;
+    case EMFILE: name = "EMFILE"; break;
+    case ENFILE: name = "ENFILE"; break;
+    case EAGAIN: name = "EAGAIN"; break;
+    case ENOMEM: name = "ENOMEM"; break;
+    case E2BIG: name = "E2BIG"; break;
+    default: break;
+  }
+  exception.Set("code", name != nullptr ? Napi::String::New(env, name) : Napi::String::New(env, "E" + std::to_string(error)));
+  exception.Set("errno", Napi::Number::New(env, -error));
+  exception.ThrowAsJavaScriptException();
+}
+
+// A close-on-exec pipe whose ends are above stderr, so dup2 onto 0-2 in the child always clears the flag.
+bool MakePipe(int fds[2]) {
+  if (pipe2(fds, O_CLOEXEC) != 0) return false;
+  for (int i = 0; i < 2; i++) {
+    if (fds[i] > 2) continue;
+    int moved = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+    if (moved < 0) return false;
+    close(fds[i]);
+    fds[i] = moved;
+  }
+  return true;
+}
+
+void CloseAll(std::vector<int>& fds) {
+  for (int fd : fds) {
+    if (fd >= 0) close(fd);
+  }
+  fds.clear();
+}
+
+}  // namespace
+
+Napi::Value SpawnProcessJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsArray()) {
+    Napi::TypeError::New(env, "spawnProcess(binary: string, env: string[])").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string binary = info[0].As<Napi::String>().Utf8Value();
+  Napi::Array envList = info[1].As<Napi::Array>();
+  std::vector<std::string> envStrings;
+  for (uint32_t i = 0; i < envList.Length(); i++) {
+    Napi::Value item = envList.Get(i);
+    if (!item.IsString()) {
+      Napi::TypeError::New(env, "spawnProcess: env entries must be strings").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    envStrings.push_back(item.As<Napi::String>().Utf8Value());
+    if (envStrings.back().find('\0') != std::string::npos) {
+      Napi::TypeError::New(env, "spawnProcess: env entries must not contain NUL").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+  }
+  if (binary.empty() || binary.find('\0') != std::string::npos) {
+    Napi::TypeError::New(env, "spawnProcess: binary must be a non-empty path").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::vector<char*> envp;
+  for (std::string& entry : envStrings) envp.push_back(entry.data());
+  envp.push_back(nullptr);
+  char* argv[] = {binary.data(), nullptr};
+
+  int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
+  std::vector<int> opened;
+  if (!MakePipe(in) || !MakePipe(out) || !MakePipe(err)) {
+    int error = errno;
+    opened = {in[0], in[1], out[0], out[1], err[0], err[1]};
+    CloseAll(opened);
+    ThrowErrno(env, "pipe", error);
+    return env.Undefined();
+  }
+  opened = {in[0], in[1], out[0], out[1], err[0], err[1]};
+
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawnattr_init(&attr);
+  posix_spawn_file_actions_adddup2(&actions, in[0], 0);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+  // Node ignores SIGPIPE and its threads block some signals; a plugin starts with the defaults,
+  // as libuv's own spawn gives it, in a session of its own so a timeout can kill its whole group.
+  // Every bit set, glibc's two internal signals too (sigfillset leaves them out, and glibc's child
+  // would then set them to SIG_IGN, which survives exec); libuv's spawn resets all of them as well.
+  sigset_t all, none;
+  memset(&all, 0xff, sizeof(all));
+  sigemptyset(&none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSID);
+  pid_t pid = -1;
+  int error = posix_spawn(&pid, binary.c_str(), &actions, &attr, argv, envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  close(in[0]);
+  close(out[1]);
+  close(err[1]);
+  if (error != 0) {
+    close(in[1]);
+    close(out[0]);
+    close(err[0]);
+    ThrowErrno(env, ("spawn " + binary).c_str(), error);
+    return env.Undefined();
+  }
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("pid", Napi::Number::New(env, pid));
+  result.Set("stdin", Napi::Number::New(env, in[1]));
+  result.Set("stdout", Napi::Number::New(env, out[0]));
+  result.Set("stderr", Napi::Number::New(env, err[0]));
+  return result;
+}
+
+Napi::Value ReapProcessJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "reapProcess(pid: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  if (pid <= 0) {
+    Napi::TypeError::New(env, "reapProcess: pid must be positive").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int status = 0;
+  pid_t done;
+  do {
+    done = waitpid(pid, &status, WNOHANG);
+  } while (done < 0 && errno == EINTR);
+  if (done == 0) return env.Null();
+  if (done < 0) {
+    ThrowErrno(env, "waitpid", errno);
+    return env.Undefined();
+  }
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("code", WIFEXITED(status) ? Napi::Value(Napi::Number::New(env, WEXITSTATUS(status))) : env.Null());
+  result.Set("signal", WIFSIGNALED(status) ? Napi::Value(Napi::Number::New(env, WTERMSIG(status))) : env.Null());
+  return result;
+}
+
+}  // namespace nicplex
