@@ -81,10 +81,12 @@ async function innerCniCase(dir: string, ctrA: string, ctrB: string, ctrC: strin
       podResourcesSocket: join(dir, 'no-kubelet.sock'), delegates: [bridge('thin-br', `${tag}c`, '10.231.69.0/24')],
     });
     const thinEnv = (command: string) => ({ CNI_COMMAND: command, CNI_CONTAINERID: 'benchC', CNI_NETNS: `/var/run/netns/${ctrC}`, CNI_IFNAME: 'eth0', CNI_PATH: PLUGINS, CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=thin' });
+    // NICPLEX_BENCH_THIN_NODE_ARGS profiles the thin-mode processes the same way.
+    const thinNodeArgs = (process.env['NICPLEX_BENCH_THIN_NODE_ARGS'] ?? '').split(' ').filter((arg) => arg !== '');
     const runThin = (command: string) => {
       const started = process.hrtime.bigint();
       return new Promise<{ code: number; stdout: string; ms: number }>((resolve) => {
-        const child = spawn(process.execPath, [cliPath, 'cni'], { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...thinEnv(command) }, stdio: ['pipe', 'pipe', 'ignore'] });
+        const child = spawn(process.execPath, [...thinNodeArgs, cliPath, 'cni'], { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...thinEnv(command) }, stdio: ['pipe', 'pipe', 'ignore'] });
         let stdout = '';
         child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
         child.on('close', (code) => resolve({ code: code ?? -1, stdout, ms: Number(process.hrtime.bigint() - started) / 1e6 }));
