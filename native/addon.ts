@@ -102,11 +102,11 @@ export interface NativeBinding {
   /**
    * posix_spawn (no fork) of `binary` with only `env` ("K=V"), argv [binary], in a new session with
    * default signal dispositions; returns its pid and the parent's ends of its stdin/stdout/stderr pipes.
-   * Throws an Error whose `code` is the errno name (ENOENT, EACCES, ETXTBSY, ...).
+   * Started on a libuv pool thread; rejects with an Error whose `code` is the errno name (ENOENT, EACCES, ETXTBSY, ...).
    */
-  spawnProcess?(binary: string, env: readonly string[]): { pid: number; stdin: number; stdout: number; stderr: number };
-  /** waitpid(pid, WNOHANG): null while it runs, else its exit code or terminating signal number. */
-  reapProcess?(pid: number): { code: number | null; signal: number | null } | null;
+  spawnProcess?(binary: string, env: readonly string[]): Promise<{ pid: number; stdin: number; stdout: number; stderr: number }>;
+  /** waitpid(pid) on a libuv pool thread (reaping can block for tens of ms): its exit code or terminating signal number. */
+  waitProcess?(pid: number): Promise<{ code: number | null; signal: number | null }>;
 }
 
 export interface RawDirSnapshot {

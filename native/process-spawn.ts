@@ -21,14 +21,14 @@ const afterKillGraceMs = 1000;
 
 const signalNames = new Map<number, NodeJS.Signals>(Object.entries(constants.signals).map(([name, number]) => [number, name as NodeJS.Signals]));
 
-type Spawner = Required<Pick<NativeBinding, 'spawnProcess' | 'reapProcess'>>;
+type Spawner = Required<Pick<NativeBinding, 'spawnProcess' | 'waitProcess'>>;
 let spawner: Spawner | null | undefined;
 
 function nativeSpawner(): Spawner | null {
   if (spawner === undefined) {
     try {
       const binding = nativeBinding();
-      spawner = binding.spawnProcess && binding.reapProcess ? { spawnProcess: binding.spawnProcess.bind(binding), reapProcess: binding.reapProcess.bind(binding) } : null;
+      spawner = binding.spawnProcess && binding.waitProcess ? { spawnProcess: binding.spawnProcess.bind(binding), waitProcess: binding.waitProcess.bind(binding) } : null;
     } catch {
       spawner = null;
     }
@@ -58,14 +58,9 @@ export function runProcess(binary: string, env: NodeJS.ProcessEnv, input: string
   return native === null ? runWithChildProcess(binary, env, input, timeoutMs) : runWithPosixSpawn(native, binary, env, input, timeoutMs);
 }
 
-function runWithPosixSpawn(native: Spawner, binary: string, env: NodeJS.ProcessEnv, input: string, timeoutMs: number): Promise<ProcessOutcome> {
+async function runWithPosixSpawn(native: Spawner, binary: string, env: NodeJS.ProcessEnv, input: string, timeoutMs: number): Promise<ProcessOutcome> {
   const envList = Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined).map(([key, value]) => `${key}=${value}`);
-  let started: ReturnType<Spawner['spawnProcess']>;
-  try {
-    started = native.spawnProcess(binary, envList);
-  } catch (error) {
-    return Promise.reject(error);
-  }
+  const started = await native.spawnProcess(binary, envList);
   const { pid } = started;
   return new Promise((resolve) => {
     const stdin = new Socket({ fd: started.stdin, readable: false, writable: true });
@@ -96,21 +91,11 @@ function runWithPosixSpawn(native: Spawner, binary: string, env: NodeJS.ProcessE
         timedOut,
       });
     };
-    // Both pipes closed: the process has exited or is about to; poll for its status (1, 2, 4 ... 50 ms
-    // apart) — until the timeout has killed it, if it lingers with its output closed.
-    const reap = (delayMs: number) => {
-      let status: { code: number | null; signal: number | null } | null;
-      try {
-        status = native.reapProcess(pid);
-      } catch {
-        status = { code: null, signal: null };
-      }
-      if (status !== null) finish(status);
-      else setTimeout(() => reap(Math.min(delayMs * 2, 50)), delayMs);
-    };
+    // Both pipes closed: the process has exited or is about to (or it closed them and runs on until
+    // the timeout kills it). Reap it off the event loop.
     const pipeClosed = () => {
       openPipes -= 1;
-      if (openPipes === 0) reap(1);
+      if (openPipes === 0) native.waitProcess(pid).then(finish, () => finish({ code: null, signal: null }));
     };
     stdout.on('data', (chunk: Buffer) => out.push(chunk));
     stderr.on('data', (chunk: Buffer) => err.push(chunk));

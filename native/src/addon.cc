@@ -667,7 +667,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("stats", Napi::Function::New(env, StatsJs));
   exports.Set("readSysfsDirs", Napi::Function::New(env, ReadSysfsDirsJs));
   exports.Set("spawnProcess", Napi::Function::New(env, SpawnProcessJs));
-  exports.Set("reapProcess", Napi::Function::New(env, ReapProcessJs));
+  exports.Set("waitProcess", Napi::Function::New(env, WaitProcessJs));
   return exports;
 }
 

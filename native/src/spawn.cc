@@ -19,7 +19,7 @@
 namespace nicplex {
 namespace {
 
-void ThrowErrno(Napi::Env env, const char* what, int error) {
+Napi::Error ErrnoError(Napi::Env env, const char* what, int error) {
   Napi::Error exception = Napi::Error::New(env, std::string(what) + ": " + strerror(error));
   const char* name = nullptr;
   switch (error) {
@@ -36,7 +36,7 @@ void ThrowErrno(Napi::Env env, const char* what, int error) {
   }
   exception.Set("code", name != nullptr ? Napi::String::New(env, name) : Napi::String::New(env, "E" + std::to_string(error)));
   exception.Set("errno", Napi::Number::New(env, -error));
-  exception.ThrowAsJavaScriptException();
+  return exception;
 }
 
 // A close-on-exec pipe whose ends are above stderr, so dup2 onto 0-2 in the child always clears the flag.
@@ -59,7 +59,124 @@ void CloseAll(std::vector<int>& fds) {
   fds.clear();
 }
 
+// waitpid(pid, 0) off the event loop: reaping an exited plugin can block in the kernel for tens of
+// milliseconds (measured here: up to 100 ms after a bridge ADD/DEL), even with WNOHANG once it is a zombie.
+class WaitWorker : public Napi::AsyncWorker {
+ public:
+  WaitWorker(Napi::Env env, pid_t pid) : Napi::AsyncWorker(env), pid_(pid), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    pid_t done;
+    do {
+      done = waitpid(pid_, &status_, 0);
+    } while (done < 0 && errno == EINTR);
+    if (done < 0) error_ = errno;
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (error_ != 0) {
+      Napi::Error exception = Napi::Error::New(env, std::string("waitpid: ") + strerror(error_));
+      exception.Set("code", Napi::String::New(env, error_ == ECHILD ? "ECHILD" : "E" + std::to_string(error_)));
+      deferred_.Reject(exception.Value());
+      return;
+    }
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("code", WIFEXITED(status_) ? Napi::Value(Napi::Number::New(env, WEXITSTATUS(status_))) : env.Null());
+    result.Set("signal", WIFSIGNALED(status_) ? Napi::Value(Napi::Number::New(env, WTERMSIG(status_))) : env.Null());
+    deferred_.Resolve(result);
+  }
+
+ private:
+  pid_t pid_;
+  int status_ = 0;
+  int error_ = 0;
+  Napi::Promise::Deferred deferred_;
+};
+
 }  // namespace
+
+// pipe2 + posix_spawn on a libuv pool thread: posix_spawn returns only once the child has exec'd,
+// which under load can take milliseconds that the event loop should not wait.
+class SpawnWorker : public Napi::AsyncWorker {
+ public:
+  SpawnWorker(Napi::Env env, std::string binary, std::vector<std::string> envStrings)
+      : Napi::AsyncWorker(env), binary_(std::move(binary)), env_(std::move(envStrings)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    std::vector<char*> envp;
+    for (std::string& entry : env_) envp.push_back(entry.data());
+    envp.push_back(nullptr);
+    char* argv[] = {binary_.data(), nullptr};
+    int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
+    if (!MakePipe(in) || !MakePipe(out) || !MakePipe(err)) {
+      error_ = errno;
+      what_ = "pipe";
+      std::vector<int> opened = {in[0], in[1], out[0], out[1], err[0], err[1]};
+      CloseAll(opened);
+      return;
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawnattr_init(&attr);
+    posix_spawn_file_actions_adddup2(&actions, in[0], 0);
+    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+    posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+    // Node ignores SIGPIPE and its threads block some signals; a plugin starts with the defaults,
+    // as libuv's own spawn gives it, in a session of its own so a timeout can kill its whole group.
+    // Every bit is set, glibc's two internal signals too (sigfillset leaves them out, and glibc's
+    // child would then set them to SIG_IGN, which survives exec); libuv resets all of them as well.
+    sigset_t all, none;
+    memset(&all, 0xff, sizeof(all));
+    sigemptyset(&none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSID);
+    int error = posix_spawn(&pid_, binary_.c_str(), &actions, &attr, argv, envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    close(in[0]);
+    close(out[1]);
+    close(err[1]);
+    if (error != 0) {
+      close(in[1]);
+      close(out[0]);
+      close(err[0]);
+      error_ = error;
+      what_ = "spawn " + binary_;
+      return;
+    }
+    fds_[0] = in[1];
+    fds_[1] = out[0];
+    fds_[2] = err[0];
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (error_ != 0) {
+      deferred_.Reject(ErrnoError(env, what_.c_str(), error_).Value());
+      return;
+    }
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("pid", Napi::Number::New(env, pid_));
+    result.Set("stdin", Napi::Number::New(env, fds_[0]));
+    result.Set("stdout", Napi::Number::New(env, fds_[1]));
+    result.Set("stderr", Napi::Number::New(env, fds_[2]));
+    deferred_.Resolve(result);
+  }
+
+ private:
+  std::string binary_;
+  std::vector<std::string> env_;
+  Napi::Promise::Deferred deferred_;
+  pid_t pid_ = -1;
+  int fds_[3] = {-1, -1, -1};
+  int error_ = 0;
+  std::string what_;
+};
 
 Napi::Value SpawnProcessJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -68,6 +185,10 @@ Napi::Value SpawnProcessJs(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   std::string binary = info[0].As<Napi::String>().Utf8Value();
+  if (binary.empty() || binary.find('\0') != std::string::npos) {
+    Napi::TypeError::New(env, "spawnProcess: binary must be a non-empty path").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
   Napi::Array envList = info[1].As<Napi::Array>();
   std::vector<std::string> envStrings;
   for (uint32_t i = 0; i < envList.Length(); i++) {
@@ -82,90 +203,22 @@ Napi::Value SpawnProcessJs(const Napi::CallbackInfo& info) {
       return env.Undefined();
     }
   }
-  if (binary.empty() || binary.find('\0') != std::string::npos) {
-    Napi::TypeError::New(env, "spawnProcess: binary must be a non-empty path").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  std::vector<char*> envp;
-  for (std::string& entry : envStrings) envp.push_back(entry.data());
-  envp.push_back(nullptr);
-  char* argv[] = {binary.data(), nullptr};
-
-  int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
-  std::vector<int> opened;
-  if (!MakePipe(in) || !MakePipe(out) || !MakePipe(err)) {
-    int error = errno;
-    opened = {in[0], in[1], out[0], out[1], err[0], err[1]};
-    CloseAll(opened);
-    ThrowErrno(env, "pipe", error);
-    return env.Undefined();
-  }
-  opened = {in[0], in[1], out[0], out[1], err[0], err[1]};
-
-  posix_spawn_file_actions_t actions;
-  posix_spawnattr_t attr;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawnattr_init(&attr);
-  posix_spawn_file_actions_adddup2(&actions, in[0], 0);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, err[1], 2);
-  // Node ignores SIGPIPE and its threads block some signals; a plugin starts with the defaults,
-  // as libuv's own spawn gives it, in a session of its own so a timeout can kill its whole group.
-  // Every bit set, glibc's two internal signals too (sigfillset leaves them out, and glibc's child
-  // would then set them to SIG_IGN, which survives exec); libuv's spawn resets all of them as well.
-  sigset_t all, none;
-  memset(&all, 0xff, sizeof(all));
-  sigemptyset(&none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSID);
-  pid_t pid = -1;
-  int error = posix_spawn(&pid, binary.c_str(), &actions, &attr, argv, envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  close(in[0]);
-  close(out[1]);
-  close(err[1]);
-  if (error != 0) {
-    close(in[1]);
-    close(out[0]);
-    close(err[0]);
-    ThrowErrno(env, ("spawn " + binary).c_str(), error);
-    return env.Undefined();
-  }
-  Napi::Object result = Napi::Object::New(env);
-  result.Set("pid", Napi::Number::New(env, pid));
-  result.Set("stdin", Napi::Number::New(env, in[1]));
-  result.Set("stdout", Napi::Number::New(env, out[0]));
-  result.Set("stderr", Napi::Number::New(env, err[0]));
-  return result;
+  auto* worker = new SpawnWorker(env, std::move(binary), std::move(envStrings));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
 }
 
-Napi::Value ReapProcessJs(const Napi::CallbackInfo& info) {
+Napi::Value WaitProcessJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) {
-    Napi::TypeError::New(env, "reapProcess(pid: number)").ThrowAsJavaScriptException();
+  if (info.Length() < 1 || !info[0].IsNumber() || info[0].As<Napi::Number>().Int32Value() <= 0) {
+    Napi::TypeError::New(env, "waitProcess(pid: positive number)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  pid_t pid = info[0].As<Napi::Number>().Int32Value();
-  if (pid <= 0) {
-    Napi::TypeError::New(env, "reapProcess: pid must be positive").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  int status = 0;
-  pid_t done;
-  do {
-    done = waitpid(pid, &status, WNOHANG);
-  } while (done < 0 && errno == EINTR);
-  if (done == 0) return env.Null();
-  if (done < 0) {
-    ThrowErrno(env, "waitpid", errno);
-    return env.Undefined();
-  }
-  Napi::Object result = Napi::Object::New(env);
-  result.Set("code", WIFEXITED(status) ? Napi::Value(Napi::Number::New(env, WEXITSTATUS(status))) : env.Null());
-  result.Set("signal", WIFSIGNALED(status) ? Napi::Value(Napi::Number::New(env, WTERMSIG(status))) : env.Null());
-  return result;
+  auto* worker = new WaitWorker(env, info[0].As<Napi::Number>().Int32Value());
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
 }
 
 }  // namespace nicplex

@@ -6,13 +6,14 @@
 namespace nicplex {
 
 /**
- * spawnProcess(binary: string, env: string[]) -> { pid, stdin, stdout, stderr } (pipe fds, close-on-exec
- * in this process) or throws an Error with `code` = the errno name (ENOENT, EACCES, ETXTBSY, ...).
+ * spawnProcess(binary: string, env: string[]) -> Promise<{ pid, stdin, stdout, stderr }> (pipe fds,
+ * close-on-exec in this process; started on a libuv pool thread), rejected with an Error whose `code`
+ * is the errno name (ENOENT, EACCES, ETXTBSY, ...).
  * The child runs in a new session (its own process group), with every signal at its default and none blocked.
  */
 Napi::Value SpawnProcessJs(const Napi::CallbackInfo& info);
 
-/** reapProcess(pid) -> null while it runs, else { code: number | null, signal: number | null } (waitpid WNOHANG). */
-Napi::Value ReapProcessJs(const Napi::CallbackInfo& info);
+/** waitProcess(pid) -> Promise<{ code: number | null, signal: number | null }>: waitpid on a libuv pool thread. */
+Napi::Value WaitProcessJs(const Napi::CallbackInfo& info);
 
 }  // namespace nicplex

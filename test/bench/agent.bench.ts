@@ -8,7 +8,7 @@
 //     end), and agent start → kubelet registration (device plugin on a fake sysfs).
 //  2. containerd sandbox create+remove: the shim as the CNI (bridge only) vs bridge as the CNI (goal ≤ 1.15×).
 // Runs in private netns; writes bench-results/agent.json with a `summary` array.
-// Usage (root): node dist/test/bench/agent.bench.js [--rounds N] [--cycles N] [--sandbox-rounds N] [--skip-kubernetes] [--skip-containerd]
+// Usage (root): node dist/test/bench/agent.bench.js [--rounds N] [--cycles N] [--sandbox-rounds N] [--skip-cni] [--skip-kubernetes] [--skip-containerd]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,6 +29,8 @@ import { runInPrivateHost } from './bench-netns.js';
 const PLUGINS = '/usr/lib/cni';
 const tag = `npxag${process.pid % 100000}`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+// NICPLEX_BENCH_AGENT_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p") goes to the agents' node.
+const nodeArgs = (process.env['NICPLEX_BENCH_AGENT_NODE_ARGS'] ?? '').split(' ').filter((arg) => arg !== '');
 
 interface SummaryRow { case: string; nicplex_ms: number; reference_ms: number; ratio: number; goal: string }
 
@@ -52,8 +54,6 @@ async function innerCniCase(dir: string, ctrA: string, ctrB: string, ctrC: strin
     delegates: [bridge('bench-br', `${tag}a`, '10.231.64.0/24')],
   });
   // The agent runs here, in the bench's private host netns, like a hostNetwork DaemonSet pod.
-  // NICPLEX_BENCH_AGENT_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p") profiles the agent.
-  const nodeArgs = (process.env['NICPLEX_BENCH_AGENT_NODE_ARGS'] ?? '').split(' ').filter((arg) => arg !== '');
   const agent: ChildProcess = spawn(process.execPath, [...nodeArgs, cliPath, 'agent', '--socket-dir', socketDir, '--metrics-address', '', '--log-level', 'error'], { stdio: 'ignore' });
   // Even if this process dies on an error, the agent it started must not outlive it.
   const killAgent = () => { if (agent.exitCode === null) agent.kill('SIGKILL'); };
@@ -229,7 +229,7 @@ async function kubernetesCase(cycles: number): Promise<SummaryRow[]> {
       '--config', configPath, '--sysfs-root', host.sysfsRoot, '--proc-root', host.procRoot, '--dev-root', host.devRoot, '--device-plugin-dir', dpDir,
       '--devinfo-dir', join(host.root, 'devinfo'), '--pci-ids', 'none', '--socket-dir', socketDir, '--kubeconfig', kubeconfig, '--node-name', 'bench-node',
       '--metrics-address', '', '--log-level', 'error',
-    ], join(socketDir, 'nicplex.sock'));
+    ], join(socketDir, 'nicplex.sock'), nodeArgs);
     try {
       await kubelet.waitForHealthy('intel.com/e810', 4, 20_000);
       const registrationMs = Math.min(...kubelet.registrations.map((registration) => registration.at)) - started;
@@ -275,7 +275,7 @@ if (inner) {
   writeFileSync(out, JSON.stringify(await innerCniCase(dir, ctrA, ctrB, ctrC, rounds)));
 } else {
   try {
-    const summary = await cniCase(numberArgument('--rounds', 30));
+    const summary = process.argv.includes('--skip-cni') ? [] : await cniCase(numberArgument('--rounds', 30));
     if (!process.argv.includes('--skip-kubernetes')) summary.push(...(await kubernetesCase(numberArgument('--cycles', 1000))));
     if (!process.argv.includes('--skip-containerd')) summary.push(...(await containerdCase(numberArgument('--sandbox-rounds', 20))));
     const result = { bench: 'agent', date: new Date().toISOString(), node: process.version, summary };

@@ -37,8 +37,8 @@ export class AgentProcess {
   }
 
   /** In the test's own netns: only for agents whose delegates touch no links (spy plugins), e.g. to reach 127.0.0.1. */
-  static startInRootNetns(args: string[], socketPath: string): Promise<AgentProcess> {
-    return AgentProcess.launch([process.execPath], args, socketPath);
+  static startInRootNetns(args: string[], socketPath: string, nodeArgs: string[] = []): Promise<AgentProcess> {
+    return AgentProcess.launch([process.execPath, ...nodeArgs], args, socketPath);
   }
 
   private static async launch(prefix: string[], args: string[], socketPath: string): Promise<AgentProcess> {
