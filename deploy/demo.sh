@@ -17,7 +17,8 @@ started_ns=$(date +%s%N)
 repo=$PWD
 nicplex() { node "$repo/dist/deploy/nicplex.js" "$@"; }
 step=0
-heading() { step=$((step + 1)); printf '\n== %d. %s\n' "$step" "$*"; }
+elapsed() { local ms=$(( ($(date +%s%N) - started_ns) / 1000000 )); printf '%d.%d s' $((ms / 1000)) $((ms % 1000 / 100)); }
+heading() { step=$((step + 1)); printf '\n== %d. %s   [%s]\n' "$step" "$*" "$(elapsed)"; }
 ok() { printf '   ok: %s\n' "$*"; summary+=("$*"); }
 summary=()
 
@@ -63,7 +64,6 @@ trap 'status=$?; cleanup; exit $status' EXIT
 trap 'exit 130' INT TERM
 
 host_before=$(host_snapshot)
-netns_before=$(ip netns list | sed 's/ .*//' | sort)
 
 # ---------------------------------------------------------------------------------------------------
 heading "a \"node\" network namespace with the NICs the demo makes"
@@ -195,14 +195,14 @@ stop_agent
 [ ! -e "$state/run/nicplex.sock" ] || fail "the agent left its socket behind"
 cleanup
 trap - EXIT
-netns_after=$(ip netns list | sed 's/ .*//' | sort)
-[ "$netns_before" = "$netns_after" ] || fail "network namespaces differ from before: $(diff <(echo "$netns_before") <(echo "$netns_after") | grep '^[<>]' | tr '\n' ' ')"
-[ "$host_before" = "$(host_snapshot)" ] || fail "the host's links, addresses or routes changed"
+left=$(ip netns list | sed 's/ .*//' | grep "^$tag-" || true)
+[ -z "$left" ] || fail "network namespaces left: $left"
+host_after=$(host_snapshot)
+[ "$host_before" = "$host_after" ] || fail "the host's links, addresses or routes changed: $(diff <(echo "$host_before") <(echo "$host_after") | grep '^[<>]' | tr '\n' ' ')"
 [ ! -e "$state" ] || fail "$state is still there"
 ok "agent stopped (conf and socket removed), namespaces and $state gone, host links/addresses/routes unchanged"
 
-elapsed=$(( ($(date +%s%N) - started_ns) / 1000000 ))
 printf '\n== summary\n'
 for line in "${summary[@]}"; do printf '   - %s\n' "$line"; done
 printf '   - %s\n' "$ipvlan_note"
-printf 'demo passed in %d.%03d s (after set-up)\n' $((elapsed / 1000)) $((elapsed % 1000))
+printf 'demo passed in %s (after set-up)\n' "$(elapsed)"
