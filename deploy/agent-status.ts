@@ -3,6 +3,7 @@
 // CNI caches and the informers. assembleStatus is pure (tests feed it); gatherStatus does the reading.
 import type { StandaloneConf } from '../config/multus-config.js';
 import { listCachedContainers, readCache, type CacheRead } from '../cni/cache.js';
+import { readDeviceInfo } from '../cni/commands.js';
 import type { NetworkStatusEntry } from '../cni/cluster.js';
 import type { Plan, PlannedAttachment } from '../cni/plan.js';
 import { listStandaloneAllocations } from '../cni/standalone.js';
@@ -73,7 +74,8 @@ export interface StatusSources {
 }
 
 export interface StatusInput extends Omit<StatusSources, 'confs'> {
-  caches: Array<{ dir: string; entries: Array<{ containerId: string; read: CacheRead }> }>;
+  /** deviceInfo: the CNI device-info file's content per attachment ifname, as ADD put it into network-status. */
+  caches: Array<{ dir: string; entries: Array<{ containerId: string; read: CacheRead; deviceInfo?: Record<string, unknown> }> }>;
   standalonePools: Array<{ resourceName: string; devices: readonly string[]; holders: Record<string, string> }>;
 }
 
@@ -88,10 +90,10 @@ function deviceOf(attachment: PlannedAttachment): string | null {
   return null;
 }
 
-function statusEntries(attachment: PlannedAttachment, raw: unknown): NetworkStatusEntry[] {
+function statusEntries(attachment: PlannedAttachment, raw: unknown, deviceInfo: unknown): NetworkStatusEntry[] {
   if (raw === undefined) return [{ name: attachment.networkName, interface: attachment.ifname }];
   try {
-    return networkStatusEntries(attachment, parseResult(raw, attachment.conf.cniVersion), undefined);
+    return networkStatusEntries(attachment, parseResult(raw, attachment.conf.cniVersion), deviceInfo);
   } catch {
     return [{ name: attachment.networkName, interface: attachment.ifname }];
   }
@@ -104,7 +106,7 @@ export function assembleStatus(input: StatusInput): AgentStatus {
   for (const cache of input.caches) {
     const summary: AgentStatus['caches'][number] = { dir: cache.dir, containers: 0, foreign: [], corrupt: [] };
     caches.push(summary);
-    for (const { containerId, read } of cache.entries) {
+    for (const { containerId, read, deviceInfo } of cache.entries) {
       if (read.kind === 'missing') continue;
       if (read.kind === 'corrupt') { summary.corrupt.push({ containerId, reason: read.reason }); continue; }
       if (read.kind === 'multus') { summary.foreign.push(containerId); continue; }
@@ -113,7 +115,7 @@ export function assembleStatus(input: StatusInput): AgentStatus {
       const pod = podOf(plan);
       const networkStatus: NetworkStatusEntry[] = [];
       for (const attachment of plan.attachments) {
-        const entries = statusEntries(attachment, results[attachment.ifname]);
+        const entries = statusEntries(attachment, results[attachment.ifname], deviceInfo?.[attachment.ifname]);
         networkStatus.push(...entries);
         attachments.push({
           containerId, pod, network: attachment.networkName, interface: attachment.ifname, device: deviceOf(attachment),
@@ -158,7 +160,17 @@ export async function gatherStatus(sources: StatusSources): Promise<AgentStatus>
   const caches: StatusInput['caches'] = [];
   for (const dir of cniDirs) {
     const entries: StatusInput['caches'][number]['entries'] = [];
-    for (const containerId of await listCachedContainers(dir)) entries.push({ containerId, read: await readCache(dir, containerId) });
+    for (const containerId of await listCachedContainers(dir)) {
+      const read = await readCache(dir, containerId);
+      const deviceInfo: Record<string, unknown> = {};
+      if (read.kind === 'found') {
+        for (const attachment of read.state.plan.attachments) {
+          const info = await readDeviceInfo(attachment);
+          if (info !== undefined) deviceInfo[attachment.ifname] = info;
+        }
+      }
+      entries.push({ containerId, read, deviceInfo });
+    }
     caches.push({ dir, entries });
   }
   const standalonePools: StatusInput['standalonePools'] = [];

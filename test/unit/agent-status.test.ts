@@ -6,6 +6,7 @@ import { assembleStatus, gatherStatus, type StatusInput } from '../../deploy/age
 import { fetchStatus, renderStatusTable, statusSocket } from '../../deploy/status-command.js';
 import { CniServer } from '../../cni/agent-server.js';
 import { writeCache } from '../../cni/cache.js';
+import { buildPciDeviceInfo, writeDeviceInfoFile } from '../../config/devinfo.js';
 import { createLogger } from '../../cni/log.js';
 import type { Plan, PlannedAttachment } from '../../cni/plan.js';
 import { allocateStandaloneDevices } from '../../cni/standalone.js';
@@ -89,7 +90,12 @@ t.test('gathering reads the caches and allocation files the requests named', asy
   const dir = tempDir('npx-status-');
   const cniDir = join(dir, 'cache');
   const standalone = { nadDir: join(dir, 'nads'), allocationDir: join(dir, 'alloc'), devicePools: { 'example.com/port': ['p0', 'p1', 'p2'] } };
-  await writeCache(cniDir, { plan: webPlan, results: {} });
+  const deviceInfoFile = join(dir, 'devinfo', 'mv-c1-net1-deviceinfo.json');
+  const info = buildPciDeviceInfo({ pciAddress: '0000:00:06.0' });
+  writeDeviceInfoFile(deviceInfoFile, info);
+  const withInfo = structuredClone(webPlan);
+  withInfo.attachments[1]!.deviceInfoFile = deviceInfoFile;
+  await writeCache(cniDir, { plan: withInfo, results: { net1: result('net1', '10.1.0.5/24', '02:00:00:00:00:02') } });
   await allocateStandaloneDevices(standalone, 'c1', new Map([['example.com/port', 2]]));
   const status = await gatherStatus({
     socket: 's', notReadyReason: undefined, requests: { inFlight: 0, queued: 0 }, informers: [],
@@ -97,6 +103,8 @@ t.test('gathering reads the caches and allocation files the requests named', asy
   });
   t.same(status.caches.map((cache) => [cache.dir, cache.containers]), [[cniDir, 1], [join(dir, 'none'), 0]], 'each directory once; a missing one is empty');
   t.same(status.attachments.map((a) => a.interface), ['eth0', 'net1', 'net2']);
+  t.same(status.containers[0]?.networkStatus[1]?.['device-info'], info, 'network-status carries the CNI device-info file, as ADD wrote it');
+  t.equal(status.containers[0]?.networkStatus[2]?.['device-info'], undefined, 'none for an attachment without a device');
   t.same(status.pools, [{ resourceName: 'example.com/port', source: 'standalone', total: 3, healthy: null, allocated: 2, holders: { p0: 'c1', p1: 'c1' } }]);
 });
 
