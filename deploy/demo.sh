@@ -63,6 +63,10 @@ fail() {
 trap 'status=$?; cleanup; exit $status' EXIT
 trap 'exit 130' INT TERM
 
+if command -v ping >/dev/null 2>&1; then ping_cmd=(ping); elif command -v busybox >/dev/null 2>&1; then ping_cmd=(busybox ping)
+else fail "needs ping (apt: iputils-ping) or busybox (apt: busybox-static, which test/setup.sh installs)"; fi
+[ -x /usr/lib/cni/bridge ] && [ -x /usr/lib/cni/macvlan ] || fail "needs the reference CNI plugins in /usr/lib/cni (apt: containernetworking-plugins, which test/setup.sh installs)"
+[ -x build/Release/nicplex-shim ] && [ -e dist/deploy/nicplex.js ] || fail "nicplex is not built (run bash test/setup.sh, or npm run build)"
 host_before=$(host_snapshot)
 
 # ---------------------------------------------------------------------------------------------------
@@ -147,7 +151,6 @@ node -e 'const s = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"
 
 # ---------------------------------------------------------------------------------------------------
 heading "ping between the pods over the secondary networks"
-if command -v ping >/dev/null 2>&1; then ping_cmd=(ping); else ping_cmd=(busybox ping); fi
 pings=0
 for network in "${secondary[@]}" hostdev; do
   if [ "$network" = hostdev ]; then target=$(status_field pod-b hostdev-b); via="hostdev-a -> hostdev-b"; else target=$(status_field pod-b "$network"); via="$network"; fi
