@@ -125,6 +125,11 @@ export function assembleStatus(input: StatusInput): AgentStatus {
       containers.push({ containerId, pod, netns: plan.netns, cniDir: cache.dir, networkStatus });
     }
   }
+  // By pod, then container ID (a stable sort keeps each container's attachments in attachment order).
+  const order = (a: { pod: string | null; containerId: string }, b: { pod: string | null; containerId: string }) =>
+    (a.pod ?? '\uffff').localeCompare(b.pod ?? '\uffff') || a.containerId.localeCompare(b.containerId);
+  attachments.sort(order);
+  containers.sort(order);
   const pools: PoolStatus[] = (input.devicePlugin?.pools ?? []).map((pool) => ({
     resourceName: pool.resource, source: 'device-plugin', total: pool.total, healthy: pool.healthy, allocated: pool.allocated, registrations: pool.registrations,
   }));

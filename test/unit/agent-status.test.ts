@@ -108,6 +108,16 @@ t.test('gathering reads the caches and allocation files the requests named', asy
   t.same(status.pools, [{ resourceName: 'example.com/port', source: 'standalone', total: 3, healthy: null, allocated: 2, holders: { p0: 'c1', p1: 'c1' } }]);
 });
 
+t.test('attachments and containers are listed by pod, then container ID; containers without a pod last', async (t) => {
+  const entry = (containerId: string, pod: string | undefined) => ({ containerId, read: { kind: 'found' as const, state: { plan: plan(containerId, pod, [attachment('cluster', 'eth0', { type: 'bridge' }), attachment('default/mv', 'net1', { type: 'macvlan' })]), results: {} } } });
+  const status = assembleStatus(input({ caches: [
+    { dir: '/a', entries: [entry('c9', 'alpha'), entry('c1', undefined)] },
+    { dir: '/b', entries: [entry('c5', 'beta'), entry('c2', 'alpha')] },
+  ] }));
+  t.same(status.containers.map((c) => c.containerId), ['c2', 'c9', 'c5', 'c1']);
+  t.same(status.attachments.map((a) => `${a.containerId}:${a.interface}`), ['c2:eth0', 'c2:net1', 'c9:eth0', 'c9:net1', 'c5:eth0', 'c5:net1', 'c1:eth0', 'c1:net1']);
+});
+
 t.test('the table: state lines, pools, attachments, caches; empty sections say so', async (t) => {
   const text = renderStatusTable(assembleStatus(input()));
   t.match(text, /^agent:\s+ready$/m);
