@@ -2,17 +2,18 @@
 // config.json files, Multus confs, Multus thick's daemon-config.json, and NADs (down to the built-in
 // delegate's config). A file no parser claims fails the test, so a new example cannot go unchecked.
 import t from 'tap';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseDevicePluginConfig } from '../../config/deviceplugin-config.js';
 import { parseHostDeviceConf } from '../../config/delegates/host-device.js';
 import { parseIpvlanConf } from '../../config/delegates/ipvlan.js';
 import { parseSriovConf } from '../../config/delegates/sriov.js';
-import { loadMultusConfigFile } from '../../config/multus-config.js';
+import { loadMultusConfigFile, parseMultusNetConf } from '../../config/multus-config.js';
 import { toConfList } from '../../cni/delegate-conf.js';
 import { loadNadDirectory } from '../../cni/standalone.js';
 import { servedConf } from '../../deploy/agent.js';
 import type { AgentArgs } from '../../deploy/agent-cli.js';
+import { tempDir } from '../helpers/cni-tempdir.js';
 import { repoRoot } from '../helpers/paths.js';
 
 const examples = join(repoRoot, 'config', 'examples');
@@ -79,6 +80,29 @@ t.test('NADs, down to the built-in delegate configs', async (t) => {
   }
   t.ok(nads.get('default/ena-host-device')?.resourceName === 'amazon.com/ena_netdevice', 'the ENA host-device NAD takes the ENA pool');
   for (const file of nadFiles) checked.add(file);
+});
+
+t.test("the demo's conf and NADs (deploy/demo/) parse too, ipvlan included, which this host's kernel may not run", async (t) => {
+  const demo = join(repoRoot, 'deploy', 'demo');
+  const state = tempDir('npx-demo-conf-');
+  const fill = (path: string) => readFileSync(path, 'utf8').replaceAll('@STATE@', state);
+  const { conf, warnings } = parseMultusNetConf(JSON.parse(fill(join(demo, 'nicplex.conf'))), 'deploy/demo/nicplex.conf');
+  t.same(warnings, [], 'the conf has no warnings');
+  t.same([conf.cniDir, conf.delegateStateDir, conf.standalone?.nadDir], [`${state}/cache`, `${state}/delegates`, `${state}/nads`], 'all state under the demo\'s directory');
+  const nadDir = join(state, 'nads');
+  mkdirSync(nadDir);
+  for (const file of readdirSync(join(demo, 'nads'))) writeFileSync(join(nadDir, file), fill(join(demo, 'nads', file)));
+  const nads = await loadNadDirectory(nadDir);
+  t.same([...nads.keys()].sort(), ['default/hostdev-a', 'default/hostdev-b', 'default/ipvlan', 'default/macvlan']);
+  t.ok(conf.standalone?.devicePools[nads.get('default/macvlan')!.resourceName!], 'the macvlan NAD\'s resource is a standalone pool of the conf');
+  for (const nad of nads.values()) {
+    const list = toConfList(JSON.parse(nad.config!), nad.name);
+    for (const plugin of list.plugins) {
+      t.equal((plugin['ipam'] as { dataDir?: string }).dataDir, `${state}/ipam`, `${nad.name}: IPAM leases under the demo's directory`);
+      const parse = builtinParsers[String(plugin['type'])];
+      if (parse) t.doesNotThrow(() => parse(plugin), `${nad.name}: the ${String(plugin['type'])} config is valid`);
+    }
+  }
 });
 
 t.test('every example file was checked by one of the tests above', async (t) => {
