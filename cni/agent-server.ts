@@ -4,6 +4,7 @@
 //                 X-Cni-Exit-Code, body = the plugin's stdout (the shim writes both back verbatim)
 //   POST /cni     Multus thick's shim protocol, same request → ADD {"Result": …}, errors 400 + CNI error JSON
 //   GET|POST /healthz  200 (what Multus's shim probes)
+//   GET /v1/status  the agent's status as JSON (`nicplex status`), when the agent provides one
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -27,6 +28,8 @@ export interface CniServerOptions {
   log: Logger;
   /** Runs one CNI call (the agent: runCni with its long-lived services). */
   handle(call: CniCall): Promise<CniRunOutcome>;
+  /** Answers GET /v1/status (404 without it). */
+  status?: () => Promise<unknown>;
 }
 
 function cniErrorOutcome(code: number, message: string): CniRunOutcome {
@@ -98,10 +101,31 @@ export class CniServer {
     this.server?.close();
   }
 
+  private async sendStatus(request: IncomingMessage, response: ServerResponse, status: () => Promise<unknown>): Promise<void> {
+    if (request.method !== 'GET') {
+      response.writeHead(405, { 'Content-Type': 'text/plain' }).end('Method not allowed\n');
+      return;
+    }
+    let body: string;
+    let code = 200;
+    try {
+      body = `${JSON.stringify(await status())}\n`;
+    } catch (error) {
+      this.options.log.error(`status request failed: ${(error as Error).message}`);
+      code = 500;
+      body = `${JSON.stringify({ error: (error as Error).message })}\n`;
+    }
+    if (!response.destroyed) response.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) }).end(body);
+  }
+
   private async onRequest(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const path = (request.url ?? '').split('?')[0];
     if (path === '/healthz') {
       response.writeHead(200).end();
+      return;
+    }
+    if (path === '/v1/status' && this.options.status) {
+      await this.sendStatus(request, response, this.options.status);
       return;
     }
     if (path !== '/v1/cni' && path !== '/cni') {

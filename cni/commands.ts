@@ -160,7 +160,8 @@ async function copyDeviceInfo(deps: CommandDeps, attachment: PlannedAttachment):
   await writeFileAtomic(attachment.deviceInfoFile, text, { mode: 0o444 });
 }
 
-async function readDeviceInfo(attachment: PlannedAttachment): Promise<unknown> {
+/** The CNI device-info file ADD copied for this attachment (undefined when there is none or it is unreadable). */
+export async function readDeviceInfo(attachment: PlannedAttachment): Promise<unknown> {
   if (!attachment.deviceInfoFile) return undefined;
   try {
     return await readDeviceInfoFile(attachment.deviceInfoFile);

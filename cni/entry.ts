@@ -30,6 +30,8 @@ export interface CniServices {
   beforePodResources?: () => Promise<void>;
   /** Top-level keys laid over every request's config (Multus thick's daemon-config.json does this). */
   confOverlay?: Record<string, unknown>;
+  /** Told each request's parsed config (the agent's status lists the caches and standalone pools it names). */
+  onConf?: (conf: MultusNetConf) => void;
 }
 
 export interface CniRunOptions {
@@ -150,6 +152,7 @@ export async function runCni(options: CniRunOptions): Promise<CniRunOutcome> {
     }
     const { conf, warnings } = parsed;
     if (conf.standalone?.discoveredPools) conf.standalone = { ...conf.standalone, devicePools: services.discoveredPools?.() ?? {} };
+    services.onConf?.(conf);
     const log = options.overrides?.log ?? services.log ?? (callLogger = createLogger({ level: conf.logLevel, file: conf.logFile, toStderr: conf.logToStderr }));
     for (const warning of warnings) log.warn(warning);
     if (conf.standalone && !request.pod && request.containerId) {

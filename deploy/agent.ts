@@ -9,7 +9,7 @@ import type { Server } from 'node:http';
 import type { Logger as PinoLogger } from 'pino';
 import { createPino } from '../config/logger.js';
 import { isJsonObject } from '../config/cni-json.js';
-import type { MultusNetConf } from '../config/multus-config.js';
+import { MULTUS_DEFAULTS, type MultusNetConf, type StandaloneConf } from '../config/multus-config.js';
 import { CniServer, type CniCall } from '../cni/agent-server.js';
 import { GuardedExecutor, type DelegateCall } from '../cni/agent-executor.js';
 import type { ClusterApi } from '../cni/cluster.js';
@@ -21,6 +21,7 @@ import { TokenBucket } from '../cni/rate-limit.js';
 import type { RunningDevicePlugin } from '../deviceplugin/server-command.js';
 import type { AgentArgs } from './agent-cli.js';
 import { AgentMetrics, errorKind, startMetricsServer, type PoolSize } from './agent-metrics.js';
+import { gatherStatus, type AgentStatus } from './agent-status.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DEFAULT_SHIM = join(repoRoot, 'build', 'Release', 'nicplex-shim');
@@ -31,6 +32,9 @@ const DAEMON_ONLY_KEYS = new Set([
   'multusAutoconfigDir', 'multusMasterCNI', 'cniConfigDir', 'forceCNIVersion', 'overrideNetworkName', 'cniVersion', 'name', 'type',
 ]);
 // Keys Multus copies from the daemon config into the generated 00-multus.conf.
+/** How many distinct (cniDir, standalone) configs the status remembers; the oldest is forgotten first. */
+const REMEMBERED_CONFS = 32;
+const confKey = (cniDir: string, standalone: StandaloneConf | undefined) => JSON.stringify([cniDir, standalone ?? null]);
 const GENERATED_CONF_KEYS = ['binDir', 'capabilities', 'logFile', 'logLevel', 'logToStderr', 'logOptions', 'namespaceIsolation', 'globalNamespaces', 'cniDir', 'auxiliaryCNIChainName', 'daemonSocketDir', 'overrideNetworkName'];
 
 /** What the agent serves and installs, from --cni-conf or --multus-daemon-config. */
@@ -155,7 +159,11 @@ export class Agent {
   metrics!: AgentMetrics;
   private metricsServer: Server | undefined;
   private readonly kubernetesApis = new Map<string, Promise<ClusterApi>>();
-  private readonly informers: Array<{ name: string; synced: boolean; stop(): void }> = [];
+  private readonly informers: Array<{ name: string; synced: boolean; size: number; stop(): void }> = [];
+  /** The cniDir and standalone config of recent requests, for the status (insertion order = age). */
+  private readonly seenConfs = new Map<string, { cniDir: string; standalone?: StandaloneConf | undefined }>([
+    [confKey(MULTUS_DEFAULTS.cniDir, undefined), { cniDir: MULTUS_DEFAULTS.cniDir }],
+  ]);
   private stopping = false;
   /** pod-resources calls: 20/s, burst 5 (the kubelet allows 100/s, burst 10, for everyone together). */
   private readonly podResourcesRate = new TokenBucket(20, 5);
@@ -207,6 +215,7 @@ export class Agent {
       maxConcurrent: args['max-concurrent-requests'],
       log: this.log,
       handle: (call) => this.handle(call),
+      status: () => this.status(),
     });
     await server.start();
     this.server = server;
@@ -238,6 +247,25 @@ export class Agent {
         allocated: server.allocatedCount(), registrations: server.registrations,
       };
     });
+  }
+
+  /** What `nicplex status` shows (GET /v1/status on the agent socket). */
+  status(): Promise<AgentStatus> {
+    return gatherStatus({
+      socket: this.server?.socketPath ?? join(this.served.socketDir, this.served.socketName),
+      notReadyReason: this.notReadyReason(),
+      requests: { inFlight: this.server?.queue.active ?? 0, queued: this.server?.queue.queued ?? 0 },
+      devicePlugin: this.devicePlugin ? { registration: this.devicePlugin.manager.registration, pools: this.poolSizes() } : undefined,
+      informers: this.informers,
+      confs: [...this.seenConfs.values()],
+    });
+  }
+
+  private rememberConf(conf: MultusNetConf): void {
+    const key = confKey(conf.cniDir, conf.standalone);
+    this.seenConfs.delete(key);
+    this.seenConfs.set(key, { cniDir: conf.cniDir, standalone: conf.standalone });
+    while (this.seenConfs.size > REMEMBERED_CONFS) this.seenConfs.delete(this.seenConfs.keys().next().value!);
   }
 
   /** undefined when ready; else the reason (stopping, pools not registered, conf not installed). */
@@ -313,6 +341,7 @@ export class Agent {
       discoveredPools: () => this.devicePlugin?.pools() ?? {},
       beforePodResources: () => this.podResourcesRate.take(),
       confOverlay: overlay,
+      onConf: (conf) => this.rememberConf(conf),
     };
   }
 

@@ -1,6 +1,7 @@
 // `nicplex discover`: load the device-plugin config, scan sysfs, and show where every network
 // device went (its pool) or why it is in none.
 import { ConfigError, formatProblem, loadDevicePluginConfig } from '../config/deviceplugin-config.js';
+import { renderTable } from '../config/text-table.js';
 import type { DiscoverArgs } from './discover-cli.js';
 import { DiscoveryError, discover, reasons } from './discovery/index.js';
 import type { DiscoveredDevice, DiscoverySnapshot } from './model.js';
@@ -50,12 +51,6 @@ export function discoverJson(snapshot: DiscoverySnapshot): string {
 
 function truncate(text: string, width: number): string {
   return text.length <= width ? text : `${text.slice(0, width - 1)}…`;
-}
-
-function renderTable(header: string[], rows: string[][]): string {
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
-  const line = (cells: string[]) => cells.map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column] ?? 0))).join('  ').trimEnd();
-  return [line(header), ...rows.map(line)].join('\n');
 }
 
 function placement(device: DiscoveredDevice): string {

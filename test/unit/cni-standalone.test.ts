@@ -36,7 +36,7 @@ items:
 
 t.test('the NAD directory loader reads YAML and JSON manifests, defaults the namespace, and rejects bad ones with the file name', async (t) => {
   const examples = await loadNadDirectory(join(repoRoot, 'config', 'examples', 'nads'));
-  t.same([...examples.keys()].sort(), ['default/macvlan-static', 'default/sriov-vf']);
+  t.same([...examples.keys()].sort(), ['default/ena-host-device', 'default/ena-ipvlan', 'default/macvlan-static', 'default/sriov-vf']);
   t.equal(examples.get('default/sriov-vf')?.resourceName, 'example.com/sriov_a');
   for (const nad of examples.values()) t.ok(toConfList(JSON.parse(nad.config!), nad.name).plugins.length > 0, `${nad.name} config parses`);
   const dir = tempDir('npx-nads-');
