@@ -34,7 +34,8 @@ export type RawOp =
   | { op: 'ethtoolDriverInfo'; ifname: string }
   | { op: 'readSysctl'; key: string }
   | { op: 'writeSysctl'; key: string; value: string }
-  | { op: 'rawDump'; what: 'links' | 'addresses' | 'routes' };
+  | { op: 'rawDump'; what: 'links' | 'addresses' | 'routes' }
+  | { op: 'announce'; link: RawLinkRef; addresses: string[] };
 
 export interface RawVfInfo {
   vf: number; mac: string; vlan: number; qos: number; vlanProtocol: number;
@@ -43,7 +44,7 @@ export interface RawVfInfo {
 
 export interface RawLinkInfo {
   index: number; name: string; flags: number; operState: number; mtu: number; mac: string | null;
-  kind: string | null; alias: string | null; parentIndex: number | null; masterIndex: number | null;
+  kind: string | null; ipvlanMode?: number | null; alias: string | null; parentIndex: number | null; masterIndex: number | null;
   numVfs: number; vfs: RawVfInfo[]; parentDevName: string | null; linkNetnsId: number | null;
 }
 

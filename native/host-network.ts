@@ -5,6 +5,7 @@
 // batch on ONE dedicated native thread, which enters each step's namespace in turn (the netns rule: never
 // the event loop or a libuv pool thread); if a step fails, the undo steps of the steps that succeeded
 // run in reverse order, best effort, and the error lists any undo that failed too.
+import { isIP } from 'node:net';
 import { nativeBinding, type RawHostStep, type RawLinkInfo, type RawLinkRef, type RawOp } from './addon.js';
 import { NativeError, invalidInput } from './errors.js';
 import {
@@ -165,6 +166,23 @@ export class HostBatch {
     const ns = checkNetns('add route', netns);
     const op = routeOp('add route', 'addRoute', spec);
     return this.push(`add route ${spec.dst ?? 'default'}${spec.gw ? ` via ${spec.gw}` : ''}${spec.dev ? ` dev ${spec.dev}` : ''}`, op, ns, [{ ...op, op: 'deleteRoute' }]);
+  }
+
+  /**
+   * Announces `addresses` on `link` as sriov-cni does after ADD: waits up to 200 ms for the link to be up
+   * and running, then sends a gratuitous ARP per IPv4 address and an unsolicited neighbour advertisement
+   * (Override flag, own MAC) per IPv6 address, from sockets opened in the step's namespace. Nothing is
+   * sent for an all-zero or broadcast MAC. Its result is a short text ("sent N of M"); nothing to undo.
+   */
+  announce(link: string | number, addresses: string[], netns?: Netns): this {
+    const operation = 'announce addresses';
+    const ns = checkNetns(operation, netns);
+    const ref = checkLinkRef(operation, 'link', link, ns);
+    if (!Array.isArray(addresses) || addresses.length > 256) throw invalidInput(operation, 'addresses must be an array of at most 256 IP addresses', String(link));
+    for (const address of addresses) {
+      if (typeof address !== 'string' || isIP(address) === 0) throw invalidInput(operation, `${JSON.stringify(address)} is not an IP address (no prefix length)`, String(link));
+    }
+    return this.push(`announce ${addresses.join(', ')} on ${link}`, { op: 'announce', link: ref, addresses: [...addresses] }, ns, []);
   }
 
   writeSysctl(key: string, value: string, netns?: Netns, undoValue?: string): this {

@@ -9,7 +9,7 @@
 //
 //   listLinks(where?) -> LinkInfo[]                       getLink(nameOrIndex, where?) -> LinkInfo (ENODEV if absent)
 //     LinkInfo { index, name, flags, up, operUp, operState, mtu, mac, kind, alias, parentIndex, masterIndex,
-//                numVfs, vfs: VfInfo[], parentDevName }   (VFs decoded via IFLA_EXT_MASK=RTEXT_FILTER_VF)
+//                numVfs, vfs: VfInfo[], parentDevName, ipvlanMode: 'l2'|'l3'|'l3s'|null }   (VFs decoded via IFLA_EXT_MASK=RTEXT_FILTER_VF)
 //     VfInfo { vf, mac, vlan, qos, vlanProto: '802.1Q'|'802.1ad', spoofchk: boolean|null, trust: boolean|null,
 //              linkState: 'auto'|'enable'|'disable', minTxRate, maxTxRate }   (null = driver does not report it)
 //   setLinkUp(link, up, where?)  renameLink(link, newName, where?)  setLinkMac(link, mac, where?)
@@ -39,7 +39,7 @@
 //   currentThreadNetnsInodes() -> Promise<{ main, pool: number[], threads: { tid, name, inode }[] }>
 //   HostBatch / nativeHostNetwork() (host-network.ts): multi-step work across namespaces for the in-process
 //     delegates. Builders (getLink, setUp, rename, setMac, setMtu, setAlias, move, createIpvlan, deleteLink,
-//     setVf, addAddress, addRoute, writeSysctl; each validated, each with its undo) make a batch whose steps
+//     setVf, addAddress, addRoute, writeSysctl, announce (gratuitous ARP / unsolicited NA from the step's netns); each validated, each with its undo) make a batch whose steps
 //     name their namespace; HostNetwork.run(batch) runs it on ONE dedicated native thread that enters each
 //     step's namespace in turn and, on a failure, runs the undo steps of the completed steps in reverse
 //     (HostBatchError lists the undo failures). bestEffort() marks a step whose failure is recorded

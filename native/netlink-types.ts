@@ -39,6 +39,8 @@ export interface LinkInfo {
   mac: string | null;
   /** IFLA_INFO_KIND ('veth', 'macvlan', 'bridge', ...); null for hardware netdevs (PF/VF). */
   kind: string | null;
+  /** IFLA_IPVLAN_MODE of an ipvlan link; absent or null for other kinds. */
+  ipvlanMode?: IpvlanMode | null;
   alias: string | null;
   /** IFLA_LINK: parent (macvlan/ipvlan/vlan) or veth peer ifindex; may refer to another namespace. */
   parentIndex: number | null;

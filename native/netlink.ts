@@ -149,6 +149,7 @@ export function toLinkInfo(raw: RawLinkInfo): LinkInfo {
     mtu: raw.mtu,
     mac: raw.mac,
     kind: raw.kind,
+    ipvlanMode: raw.ipvlanMode === null || raw.ipvlanMode === undefined ? null : (ipvlanModeNames[raw.ipvlanMode] ?? null),
     alias: raw.alias,
     parentIndex: raw.parentIndex,
     masterIndex: raw.masterIndex,
@@ -254,6 +255,7 @@ export async function createVeth(opts: { name: string; peerName: string; netns?:
 
 const macvlanModes: Record<MacvlanMode, number> = { private: 1, vepa: 2, bridge: 4, passthru: 8 };
 const ipvlanModes: Record<IpvlanMode, number> = { l2: 0, l3: 1, l3s: 2 };
+const ipvlanModeNames: Record<number, IpvlanMode> = { 0: 'l2', 1: 'l3', 2: 'l3s' };
 const ipvlanFlags: Record<IpvlanFlag, number> = { bridge: 0, private: 1, vepa: 2 };
 
 interface ChildLinkCommon { name: string; parent: string | number; targetNetns?: string; parentNetns?: string; mtu?: number }

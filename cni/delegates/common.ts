@@ -5,7 +5,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../config/atomic-file.js';
 import { isJsonObject, type JsonObject } from '../../config/cni-json.js';
-import { AGENT_NETNS_PATH, HostBatch, type HostNetwork } from '../../native/index.js';
+import { AGENT_NETNS_PATH, HostBatch, type HostNetwork, type LinkInfo } from '../../native/index.js';
 import { checkIfname } from '../../native/index.js';
 import { DelegateConfigError } from '../../config/delegates/errors.js';
 import { CniCode, CniError } from '../errors.js';
@@ -350,7 +350,7 @@ export function chainedPrevResult(request: DelegateRequest): CniResult | undefin
 }
 
 /** The reference CHECK of a container interface: sandbox, link, MAC, addresses and routes. */
-export async function checkContainerInterface(request: DelegateRequest, expected: CniResult, netns: string, extra?: (link: { kind: string | null; mac: string | null }) => void): Promise<void> {
+export async function checkContainerInterface(request: DelegateRequest, expected: CniResult, netns: string, extra?: (link: LinkInfo) => void): Promise<void> {
   const ifname = request.invocation.ifname;
   const index = (expected.interfaces ?? []).findIndex((iface) => iface.name === ifname && iface.sandbox === netns);
   const iface = index >= 0 ? expected.interfaces![index]! : (expected.interfaces ?? []).find((entry) => entry.name === ifname);

@@ -90,13 +90,16 @@ async function del(request: DelegateRequest): Promise<void> {
 }
 
 async function check(request: DelegateRequest): Promise<void> {
-  parseConf(request, parseIpvlanConf);
+  const conf = parseConf(request, parseIpvlanConf);
   const netns = await requireNetns(request);
   const ipam = ipamType(request);
   if (ipam) await ipamRun(request, ipam, 'CHECK');
   const prev = requirePrevResult(request);
   await checkContainerInterface(request, prev, netns, (link) => {
     if (link.kind !== 'ipvlan') throw confError(request, '', `Container interface ${request.invocation.ifname} is not of type ipvlan (${link.kind ?? 'hardware'})`, '', CniCode.internal);
+    if (link.ipvlanMode !== conf.mode) {
+      throw confError(request, 'mode', `Container IPVlan mode ${link.ipvlanMode ?? 'unknown'} does not match expected value: ${conf.mode}`, 'delete and re-add the pod network, or fix "mode"', CniCode.internal);
+    }
   });
 }
 

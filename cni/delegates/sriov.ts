@@ -10,7 +10,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseSriovConf, type SriovConf } from '../../config/delegates/sriov.js';
 import {
-  HostBatch, isUserspaceDriver, locateVf, pciDeviceExists, pciDriver, pciNetdevs, type LinkInfo, type VfConfig, type VfInfo,
+  HostBatch, isStepFailure, isUserspaceDriver, locateVf, pciDeviceExists, pciDriver, pciNetdevs, type LinkInfo, type VfConfig, type VfInfo,
 } from '../../native/index.js';
 import { CniCode } from '../errors.js';
 import type { CniResult } from '../version.js';
@@ -67,21 +67,61 @@ function loadConf(request: DelegateRequest): Located {
   return { conf, pfName: location.pfName, vfIndex: location.vfIndex, netdev, dpdk };
 }
 
-/** The PF-side changes in sriov-cni's order, each with the original value as its undo. */
-function pfSteps(batch: HostBatch, state: SriovState, conf: SriovConf, forward: boolean, hostNs: string | undefined): void {
+/** Which of the PF-side changes a batch holds: the admin MAC is set on its own, retried and verified. */
+type PfPart = 'beforeMac' | 'afterMac' | 'allButMac';
+
+/**
+ * The PF-side changes in sriov-cni's order (VLAN, admin MAC, rates, spoofchk, trust, link state), each
+ * with the original value as its undo; the admin MAC is left to setVfMacVerified.
+ */
+function pfSteps(batch: HostBatch, state: SriovState, conf: SriovConf, forward: boolean, hostNs: string | undefined, part: PfPart): void {
   const { pfName, vfIndex, origVf } = state;
   const fields: Array<[VfConfig, VfConfig]> = [];
-  if (conf.vlan !== undefined) fields.push([{ vlan: conf.vlan, qos: conf.vlanQoS ?? 0, vlanProto: conf.vlanProto ?? '802.1Q' }, { vlan: origVf.vlan, qos: origVf.qos, vlanProto: origVf.vlanProto }]);
-  if (conf.mac !== undefined) fields.push([{ mac: conf.mac }, { mac: origVf.mac }]);
-  if (conf.minTxRate !== undefined || conf.maxTxRate !== undefined) fields.push([{ minTxRate: conf.minTxRate ?? 0, maxTxRate: conf.maxTxRate ?? 0 }, { minTxRate: origVf.minTxRate, maxTxRate: origVf.maxTxRate }]);
-  if (conf.spoofchk !== undefined) fields.push([{ spoofchk: conf.spoofchk }, origVf.spoofchk === null ? {} : { spoofchk: origVf.spoofchk }]);
-  if (conf.trust !== undefined) fields.push([{ trust: conf.trust }, origVf.trust === null ? {} : { trust: origVf.trust }]);
-  if (conf.linkState !== undefined) fields.push([{ linkState: conf.linkState }, { linkState: origVf.linkState }]);
+  if (conf.vlan !== undefined && part !== 'afterMac') fields.push([{ vlan: conf.vlan, qos: conf.vlanQoS ?? 0, vlanProto: conf.vlanProto ?? '802.1Q' }, { vlan: origVf.vlan, qos: origVf.qos, vlanProto: origVf.vlanProto }]);
+  if (part !== 'beforeMac') pushAfterMac(fields, conf, origVf);
   for (const [set, original] of fields) {
     if (forward) batch.setVf(pfName, vfIndex, set, hostNs, original);
     else if (Object.keys(original).length > 0) batch.setVf(pfName, vfIndex, original, hostNs).bestEffort();
   }
 }
+
+function pushAfterMac(fields: Array<[VfConfig, VfConfig]>, conf: SriovConf, origVf: VfInfo): void {
+  if (conf.minTxRate !== undefined || conf.maxTxRate !== undefined) fields.push([{ minTxRate: conf.minTxRate ?? 0, maxTxRate: conf.maxTxRate ?? 0 }, { minTxRate: origVf.minTxRate, maxTxRate: origVf.maxTxRate }]);
+  if (conf.spoofchk !== undefined) fields.push([{ spoofchk: conf.spoofchk }, origVf.spoofchk === null ? {} : { spoofchk: origVf.spoofchk }]);
+  if (conf.trust !== undefined) fields.push([{ trust: conf.trust }, origVf.trust === null ? {} : { trust: origVf.trust }]);
+  if (conf.linkState !== undefined) fields.push([{ linkState: conf.linkState }, { linkState: origVf.linkState }]);
+}
+
+/** sriov-cni sets the admin MAC up to 20 times, 100 ms apart, until the PF reports it for the VF. */
+export const VF_MAC_ATTEMPTS = 20;
+export const VF_MAC_INTERVAL_MS = 100;
+
+/**
+ * Sets the VF's admin MAC through the PF and reads it back (the VF entry whose `vf` field is the index,
+ * not the entry at that position), retrying on an error or a different read-back as sriov-cni does.
+ */
+async function setVfMacVerified(request: DelegateRequest, pfName: string, vfIndex: number, mac: string): Promise<void> {
+  const { host } = request.services;
+  const hostNs = request.services.hostNetns;
+  let last = '';
+  for (let attempt = 1; attempt <= VF_MAC_ATTEMPTS; attempt++) {
+    try {
+      await host.run(new HostBatch().setVf(pfName, vfIndex, { mac }, hostNs));
+      const seen = (await host.getLink(pfName, hostNs))?.vfs.find((vf) => vf.vf === vfIndex)?.mac?.toLowerCase();
+      if (seen === mac.toLowerCase()) {
+        if (attempt > 1) request.services.log.verbose(`sriov: admin MAC ${mac} of VF ${vfIndex} on ${pfName} took ${attempt} attempts`);
+        return;
+      }
+      last = `the PF reports ${seen ?? 'no such VF'}`;
+    } catch (error) {
+      last = (error as Error).message;
+    }
+    if (attempt < VF_MAC_ATTEMPTS) await sleep(VF_MAC_INTERVAL_MS);
+  }
+  throw Object.assign(new Error(`failed to set MAC address to ${mac} for VF ${vfIndex} of ${pfName} after ${VF_MAC_ATTEMPTS} attempts: ${last}`), { code: 'EVFMAC' });
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function appliedFields(conf: SriovConf): VfConfig {
   const applied: VfConfig = {};
@@ -144,36 +184,39 @@ async function addLocked(request: DelegateRequest, located: Located): Promise<un
   };
   const store = new AttachmentState<SriovState>(request);
   await store.write(state);
-  const batch = new HostBatch();
+  const first = new HostBatch();
   // The netdev MAC first, while no admin MAC is set: drivers such as igb refuse an untrusted VF's own
   // MAC change once the PF has set one, even to the same value.
-  if (vfLink && conf.mac && vfLink.mac?.toLowerCase() !== conf.mac) batch.setMac(vfLink.name, conf.mac, hostNs, vfLink.mac ?? undefined).bestEffort();
-  pfSteps(batch, state, conf, true, hostNs);
+  if (vfLink && conf.mac && vfLink.mac?.toLowerCase() !== conf.mac) first.setMac(vfLink.name, conf.mac, hostNs, vfLink.mac ?? undefined).bestEffort();
+  pfSteps(first, state, conf, true, hostNs, 'beforeMac');
+  const doing = vfLink ? `failed to set up pod interface "${ifname}" from the device "${conf.deviceID}"` : `failed to configure VF "${conf.deviceID}"`;
+  try {
+    await host.run(first);
+  } catch (error) {
+    await store.remove();
+    throw hostError(request, doing, error);
+  }
+  // From here on a failure is undone from the saved state, wherever the VF netdev is by then.
+  const rollback = async (error: unknown): Promise<never> => {
+    await restore(request, state, netns).catch((restoreError: unknown) => request.services.log.error(`sriov rollback of ${conf.deviceID}: ${(restoreError as Error).message}`));
+    throw hostError(request, doing, error);
+  };
+  if (conf.mac !== undefined) await setVfMacVerified(request, pfName, vfIndex, conf.mac).catch(rollback);
+  const batch = new HostBatch();
+  pfSteps(batch, state, conf, true, hostNs, 'afterMac');
   if (vfLink) {
     batch.move(vfLink.name, hostNs, netns, { newName: ifname, undo: true })
       .writeSysctl(`net/ipv4/conf/${ifname}/arp_notify`, '1', netns).bestEffort()
       .writeSysctl(`net/ipv6/conf/${ifname}/ndisc_notify`, '1', netns).bestEffort()
       .getLink(ifname, netns);
   }
-  const doing = vfLink ? `failed to set up pod interface "${ifname}" from the device "${conf.deviceID}"` : `failed to configure VF "${conf.deviceID}"`;
-  let inPod: LinkInfo | undefined;
-  try {
-    inPod = (await host.run(batch)).at(-1) as LinkInfo | undefined;
-  } catch (error) {
-    await store.remove();
-    throw hostError(request, doing, error);
-  }
+  const inPod = (await host.run(batch).catch(rollback)).at(-1) as LinkInfo | undefined;
   if (vfLink) {
     // In the pod: the MAC if the driver did not take it before, optimistic DAD, link up.
     const finish = new HostBatch();
     if (conf.mac && inPod?.mac?.toLowerCase() !== conf.mac) finish.setMac(ifname, conf.mac, netns);
     finish.writeSysctl(`net/ipv6/conf/${ifname}/optimistic_dad`, '1', netns).bestEffort().setUp(ifname, true, netns, false);
-    try {
-      await host.run(finish);
-    } catch (error) {
-      await restore(request, state, netns).catch((restoreError: unknown) => request.services.log.error(`sriov rollback of ${conf.deviceID}: ${(restoreError as Error).message}`));
-      throw hostError(request, doing, error);
-    }
+    await host.run(finish).catch(rollback);
   }
   const mac = conf.mac ?? (vfLink ? vfLink.mac ?? undefined : origVf.mac !== ZERO_MAC ? origVf.mac : undefined);
   const result: CniResult = { cniVersion: '1.1.0', interfaces: [{ name: ifname, ...(mac ? { mac } : {}), mtu: vfLink ? vfLink.mtu : pf.mtu, sandbox: netns }] };
@@ -188,6 +231,7 @@ async function addLocked(request: DelegateRequest, located: Located): Promise<un
     pointIpsAt(full);
     if (!dpdk) {
       await applyIpConfig(request, full, ifname, netns, `failed to set up IPAM plugin type "${ipam}" from the device "${conf.deviceID}"`);
+      await announce(request, full, ifname, netns);
     }
     return formatFor(request, full);
   } catch (error) {
@@ -197,13 +241,31 @@ async function addLocked(request: DelegateRequest, located: Located): Promise<un
   }
 }
 
+/**
+ * sriov-cni's announcement once the pod interface has its addresses: a gratuitous ARP per IPv4 and an
+ * unsolicited neighbour advertisement per IPv6 address, sent from inside the pod's namespace on the
+ * native thread (after waiting up to 200 ms for carrier). Like the reference, a failure is only logged.
+ */
+async function announce(request: DelegateRequest, result: CniResult, ifname: string, netns: string): Promise<void> {
+  const addresses = (result.ips ?? []).map((ip) => ip.address.split('/')[0]!).filter(Boolean);
+  if (addresses.length === 0) return;
+  const [outcome] = await request.services.host.run(new HostBatch().announce(ifname, addresses, netns).bestEffort())
+    .catch((error: unknown) => [{ error: { code: -1, message: (error as Error).message } }]);
+  if (isStepFailure(outcome)) request.services.log.warn(`sriov: announcing ${addresses.join(', ')} on ${ifname} failed: ${outcome.error.message}`);
+}
+
 /** PF-side reset and VF netdev return; the state file goes once everything is back. */
 async function restore(request: DelegateRequest, state: SriovState, netns: string | undefined): Promise<void> {
   const { host } = request.services;
   const ifname = request.invocation.ifname;
-  const batch = new HostBatch();
+  const applied = confFromApplied(state);
+  const pfSide = new HostBatch();
   // PF side first: once the admin MAC is back, an untrusted VF may take its own MAC back too.
-  pfSteps(batch, state, confFromApplied(state), false, request.services.hostNetns);
+  pfSteps(pfSide, state, applied, false, request.services.hostNetns, 'allButMac');
+  // A MAC that will not come back is reported after the netdev is returned, and the state is kept for a retry.
+  await host.run(pfSide);
+  const macError = applied.mac === undefined ? undefined : await setVfMacVerified(request, state.pfName, state.vfIndex, state.origVf.mac).then(() => undefined, (error: unknown) => error);
+  const batch = new HostBatch();
   if (!state.dpdk && state.origNetdev) {
     let current: LinkInfo | null = netns ? await host.getLink(ifname, netns) : null;
     let from: string | undefined = current ? netns : undefined;
@@ -225,6 +287,7 @@ async function restore(request: DelegateRequest, state: SriovState, netns: strin
   } catch (error) {
     throw hostError(request, `failed to return VF ${state.deviceID} to the host`, error, 'DEL can be retried; the saved state is kept');
   }
+  if (macError) throw hostError(request, `failed to reset the admin MAC of VF ${state.deviceID} through ${state.pfName}`, macError, 'DEL can be retried; the saved state is kept');
   await new AttachmentState<SriovState>(request).remove();
   if (request.services.sriovCniCacheDir) await rm(join(request.services.sriovCniCacheDir, `${request.invocation.containerId}-${request.invocation.ifname}`), { force: true });
 }

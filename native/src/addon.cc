@@ -47,6 +47,7 @@ Napi::Object LinkToJs(Napi::Env env, const LinkRecord& l) {
   o.Set("mtu", l.mtu);
   o.Set("mac", OptionalString(env, l.mac));
   o.Set("kind", OptionalString(env, l.kind));
+  o.Set("ipvlanMode", l.ipvlan_mode ? Napi::Number::New(env, *l.ipvlan_mode) : env.Null());
   o.Set("alias", OptionalString(env, l.alias));
   o.Set("parentIndex", OptionalNumber(env, l.parent_index));
   o.Set("masterIndex", OptionalNumber(env, l.master_index));
@@ -298,6 +299,23 @@ bool ReadOp(Napi::Value value, Op* op, std::string* error) {
     op->key = r.Str("key");
     if (op->key.find("..") != std::string::npos || op->key.rfind("net/", 0) != 0) *error = "sysctl key must be under net/ without '..'";
     if (kind == "writeSysctl") op->value = r.Str("value");
+  } else if (kind == "announce") {
+    op->kind = OpKind::kAnnounce;
+    op->link = r.Link("link");
+    Napi::Value list = value.As<Napi::Object>().Get("addresses");
+    if (!list.IsArray()) {
+      if (error->empty()) *error = "field addresses must be an array of IP addresses";
+    } else {
+      Napi::Array array = list.As<Napi::Array>();
+      for (uint32_t i = 0; i < array.Length(); i++) {
+        Napi::Value item = array.Get(i);
+        if (!item.IsString()) {
+          if (error->empty()) *error = "field addresses must hold strings";
+          break;
+        }
+        op->addresses.push_back(item.As<Napi::String>().Utf8Value());
+      }
+    }
   } else if (kind == "rawDump") {
     op->kind = OpKind::kRawDump;
     op->what = r.Str("what");

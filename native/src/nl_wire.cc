@@ -307,9 +307,17 @@ bool DecodeLink(const NlMsgView& msg, LinkRecord* out) {
   int32_t s = 0;
   if (const Attr* a = t.Get(IFLA_LINK_NETNSID); a && a->S32(&s)) out->link_netnsid = s;
   if (const Attr* a = t.Get(IFLA_LINKINFO)) {
-    ForEachAttr(a->data, a->len, [out](const Attr& info) {
+    std::optional<Attr> data;
+    ForEachAttr(a->data, a->len, [out, &data](const Attr& info) {
       if (info.type == IFLA_INFO_KIND) out->kind = info.Str();
+      if (info.type == IFLA_INFO_DATA) data = info;
     });
+    if (data && out->kind == "ipvlan") {
+      ForEachAttr(data->data, data->len, [out](const Attr& attr) {
+        uint16_t mode = 0;
+        if (attr.type == IFLA_IPVLAN_MODE && attr.U16(&mode)) out->ipvlan_mode = mode;
+      });
+    }
   }
   if (const Attr* a = t.Get(IFLA_VFINFO_LIST)) {
     ForEachAttr(a->data, a->len, [out](const Attr& entry) {

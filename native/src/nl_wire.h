@@ -115,6 +115,8 @@ struct LinkRecord {
   uint32_t mtu = 0;
   std::optional<std::string> mac;
   std::optional<std::string> kind;
+  /** IFLA_IPVLAN_MODE of an ipvlan link (0 l2, 1 l3, 2 l3s). */
+  std::optional<uint16_t> ipvlan_mode;
   std::optional<std::string> alias;
   std::optional<uint32_t> parent_index;
   std::optional<uint32_t> master_index;

@@ -10,13 +10,20 @@
 #include <linux/rtnetlink.h>
 #include <linux/sockios.h>
 #include <linux/veth.h>
+#include <linux/if_ether.h>
+#include <netinet/icmp6.h>
+#include <netinet/in.h>
 #include <net/if.h>
+#include <net/if_arp.h>
+#include <netpacket/packet.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <map>
+#include <thread>
 #include <memory>
 
 #include "netns_thread.h"
@@ -430,6 +437,104 @@ Status WriteSysctl(const std::string& key, const std::string& value) {
   return Status::Ok();
 }
 
+/** A gratuitous ARP request for `ip` from `mac` on `ifindex`: sender = target = the address, to the broadcast MAC. */
+Status SendGratuitousArp(int ifindex, const uint8_t mac[6], const uint8_t ip[4]) {
+  FdGuard sock;
+  sock.fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ARP));
+  if (sock.fd < 0) return Status::Err(errno, "socket(AF_PACKET) for the gratuitous ARP");
+  uint8_t packet[28] = {};
+  const uint16_t hw = htons(ARPHRD_ETHER), proto = htons(ETH_P_IP), op = htons(ARPOP_REQUEST);
+  std::memcpy(packet, &hw, 2);
+  std::memcpy(packet + 2, &proto, 2);
+  packet[4] = 6;
+  packet[5] = 4;
+  std::memcpy(packet + 6, &op, 2);
+  std::memcpy(packet + 8, mac, 6);   // sender hardware address
+  std::memcpy(packet + 14, ip, 4);   // sender protocol address
+  std::memcpy(packet + 24, ip, 4);   // target protocol address (target hardware address stays zero)
+  sockaddr_ll to{};
+  to.sll_family = AF_PACKET;
+  to.sll_protocol = htons(ETH_P_ARP);
+  to.sll_ifindex = ifindex;
+  to.sll_halen = 6;
+  std::memset(to.sll_addr, 0xff, 6);
+  if (sendto(sock.fd, packet, sizeof packet, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) < 0) return Status::Err(errno, "sendto (gratuitous ARP)");
+  return Status::Ok();
+}
+
+/** An unsolicited neighbour advertisement (Override flag, target link-layer option) for `ip` to ff02::1. */
+Status SendUnsolicitedNa(int ifindex, const uint8_t mac[6], const uint8_t ip[16]) {
+  FdGuard sock;
+  sock.fd = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMPV6);
+  if (sock.fd < 0) return Status::Err(errno, "socket(AF_INET6, SOCK_RAW, ICMPV6) for the neighbour advertisement");
+  int hops = 255;
+  if (setsockopt(sock.fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof hops) < 0 ||
+      setsockopt(sock.fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &hops, sizeof hops) < 0 ||
+      setsockopt(sock.fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &ifindex, sizeof ifindex) < 0) {
+    return Status::Err(errno, "setsockopt for the neighbour advertisement");
+  }
+  uint8_t packet[32] = {};
+  packet[0] = ND_NEIGHBOR_ADVERT;  // type 136, code 0; the kernel fills the checksum of ICMPv6 raw sockets
+  const uint32_t flags = htonl(0x20000000);  // Override only: not a router, not solicited
+  std::memcpy(packet + 4, &flags, 4);
+  std::memcpy(packet + 8, ip, 16);
+  packet[24] = ND_OPT_TARGET_LINKADDR;
+  packet[25] = 1;  // length in units of 8 bytes
+  std::memcpy(packet + 26, mac, 6);
+  sockaddr_in6 to{};
+  to.sin6_family = AF_INET6;
+  to.sin6_scope_id = static_cast<uint32_t>(ifindex);
+  inet_pton(AF_INET6, "ff02::1", &to.sin6_addr);
+  if (sendto(sock.fd, packet, sizeof packet, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) < 0) return Status::Err(errno, "sendto (neighbour advertisement)");
+  return Status::Ok();
+}
+
+/**
+ * sriov-cni's announcement after ADD, in the namespace the step runs in: waits up to 200 ms for the
+ * link to be up and running (polls from 2 ms, x1.5), then one gratuitous ARP per IPv4 address and one
+ * unsolicited NA per IPv6 address. Nothing is sent for an all-zero or broadcast MAC. Every address is
+ * tried; the first failure is returned (callers mark the step best effort, as the reference ignores them).
+ */
+Status Announce(NlSocket& sock, const Op& op, OpResult* result) {
+  LinkRecord link;
+  Status st = GetLink(sock, op.link, &link);
+  if (!st.ok()) return st;
+  auto running = [](const LinkRecord& l) { return (l.flags & IFF_UP) && (l.flags & IFF_RUNNING); };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+  double delay_ms = 2;
+  while (!running(link) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::microseconds(static_cast<int64_t>(delay_ms * 1000)));
+    delay_ms *= 1.5;
+    st = GetLink(sock, op.link, &link);
+    if (!st.ok()) return st;
+  }
+  std::vector<uint8_t> mac;
+  if (!link.mac || !ParseMac(*link.mac, &mac) || mac.size() != 6) return Status::Err(EINVAL, "link " + link.name + " has no Ethernet address to announce");
+  bool zero = true, broadcast = true;
+  for (uint8_t byte : mac) {
+    zero = zero && byte == 0;
+    broadcast = broadcast && byte == 0xff;
+  }
+  result->type = OpResult::Type::kString;
+  if (zero || broadcast) {
+    result->text = "skipped: MAC " + *link.mac;
+    return Status::Ok();
+  }
+  Status first = Status::Ok();
+  int sent = 0;
+  for (const std::string& address : op.addresses) {
+    uint8_t bytes[16];
+    Status one = Status::Ok();
+    if (inet_pton(AF_INET, address.c_str(), bytes) == 1) one = SendGratuitousArp(link.index, mac.data(), bytes);
+    else if (inet_pton(AF_INET6, address.c_str(), bytes) == 1) one = SendUnsolicitedNa(link.index, mac.data(), bytes);
+    else one = Status::Err(EINVAL, "not an IP address: " + address);
+    if (one.ok()) sent++;
+    else if (first.ok()) first = Status::Err(one.error, one.message + " for " + address);
+  }
+  result->text = "sent " + std::to_string(sent) + " of " + std::to_string(op.addresses.size());
+  return first;
+}
+
 Status RunOp(NlSocket& sock, const Op& op, OpResult* result) {
   switch (op.kind) {
     case OpKind::kListLinks:
@@ -473,6 +578,8 @@ Status RunOp(NlSocket& sock, const Op& op, OpResult* result) {
     case OpKind::kRawDump:
       result->type = OpResult::Type::kBytes;
       return RawDump(sock, op.what, &result->bytes);
+    case OpKind::kAnnounce:
+      return Announce(sock, op, result);
   }
   return Status::Err(EINVAL, "unknown operation");
 }

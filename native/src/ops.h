@@ -23,7 +23,7 @@ struct LinkRef {
 enum class OpKind {
   kListLinks, kGetLink, kSetLink, kDeleteLink, kNewLink, kSetVf,
   kAddAddress, kDeleteAddress, kListAddresses, kAddRoute, kDeleteRoute, kListRoutes,
-  kEthtoolDriverInfo, kReadSysctl, kWriteSysctl, kRawDump,
+  kEthtoolDriverInfo, kReadSysctl, kWriteSysctl, kRawDump, kAnnounce,
 };
 
 struct Op {
@@ -60,6 +60,8 @@ struct Op {
   std::string value;
   std::string what;
   bool with_vfs = true;  // listLinks: ask for IFLA_VFINFO_LIST (large on PFs with many VFs)
+  // announce: the addresses (IPv4 and IPv6, no prefix) to announce on `link`
+  std::vector<std::string> addresses;
   // Host-network batches (RunHostBatch): the namespace this step runs in ("" = the thread's own, i.e.
   // the agent's), the steps that undo it (run in the same namespace, in order, if a later step fails)
   // and whether a failure of this step is recorded and skipped instead of stopping the batch.

@@ -229,7 +229,7 @@ async function kubernetesCase(cycles: number): Promise<SummaryRow[]> {
       '--config', configPath, '--sysfs-root', host.sysfsRoot, '--proc-root', host.procRoot, '--dev-root', host.devRoot, '--device-plugin-dir', dpDir,
       '--devinfo-dir', join(host.root, 'devinfo'), '--pci-ids', 'none', '--socket-dir', socketDir, '--kubeconfig', kubeconfig, '--node-name', 'bench-node',
       '--metrics-address', '', '--log-level', 'error',
-    ], join(socketDir, 'nicplex.sock'), nodeArgs);
+    ], join(socketDir, 'nicplex.sock'), { nodeArgs });
     try {
       await kubelet.waitForHealthy('intel.com/e810', 4, 20_000);
       const registrationMs = Math.min(...kubelet.registrations.map((registration) => registration.at)) - started;

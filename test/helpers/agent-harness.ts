@@ -37,18 +37,19 @@ export class AgentProcess {
   }
 
   /** In the test's own netns: only for agents whose delegates touch no links (spy plugins), e.g. to reach 127.0.0.1. */
-  static startInRootNetns(args: string[], socketPath: string, nodeArgs: string[] = []): Promise<AgentProcess> {
-    return AgentProcess.launch([process.execPath, ...nodeArgs], args, socketPath);
+  static startInRootNetns(args: string[], socketPath: string, options: { nodeArgs?: string[]; timeoutMs?: number } = {}): Promise<AgentProcess> {
+    return AgentProcess.launch([process.execPath, ...(options.nodeArgs ?? [])], args, socketPath, options.timeoutMs);
   }
 
-  private static async launch(prefix: string[], args: string[], socketPath: string): Promise<AgentProcess> {
+  /** `timeoutMs` bounds the wait for the socket (default 15 s; the lab's emulated CPU needs more). */
+  private static async launch(prefix: string[], args: string[], socketPath: string, timeoutMs = 15_000): Promise<AgentProcess> {
     const child = spawn(prefix[0]!, [...prefix.slice(1), cliPath, 'agent', ...args], {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
     });
     const agent = new AgentProcess(child, socketPath);
     // A SIGKILLed predecessor leaves its socket file behind: wait for one that accepts a connection.
-    const deadline = Date.now() + 15_000;
+    const deadline = Date.now() + timeoutMs;
     while (!(await accepts(socketPath))) {
       if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the agent did not listen on ${socketPath}; stderr:\n${agent.stderr()}`);
       await sleep(25);

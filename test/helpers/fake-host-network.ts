@@ -49,6 +49,8 @@ export class FakeHostNetwork implements HostNetwork {
   readonly journal: Array<{ netns: string; op: RawOp; undo: boolean }> = [];
   /** Return an errno to make that op fail (before it changes anything). */
   failWhen: ((op: RawOp, netns: string) => number | undefined) | undefined;
+  /** What each `announce` step would have put on the wire: the link, its MAC and the addresses. */
+  readonly announcements: Array<{ netns: string; link: string; mac: string; addresses: string[] }> = [];
   private nextIndex = 100;
 
   static emptyNamespace(): FakeNamespace {
@@ -111,7 +113,7 @@ export class FakeHostNetwork implements HostNetwork {
   private toInfo(link: FakeLink): LinkInfo {
     return {
       index: link.index, name: link.name, flags: link.up ? 0x11043 : 0x1002, up: link.up, operUp: link.up, operState: link.up ? 'up' : 'down',
-      mtu: link.mtu, mac: link.mac, kind: link.kind, alias: link.alias, parentIndex: link.parentIndex, masterIndex: null,
+      mtu: link.mtu, mac: link.mac, kind: link.kind, ipvlanMode: link.ipvlanMode === undefined ? null : (['l2', 'l3', 'l3s'] as const)[link.ipvlanMode] ?? null, alias: link.alias, parentIndex: link.parentIndex, masterIndex: null,
       numVfs: link.vfs.length, vfs: link.vfs.map((vf) => ({ ...vf })), parentDevName: link.parentDevName,
     };
   }
@@ -223,6 +225,11 @@ export class FakeHostNetwork implements HostNetwork {
         return undefined;
       case 'readSysctl':
         return ns.sysctls.get(op.key) ?? '0';
+      case 'announce': {
+        const link = this.find(ns, op.link);
+        this.announcements.push({ netns: key, link: link.name, mac: link.mac, addresses: [...op.addresses] });
+        return `sent ${op.addresses.length} of ${op.addresses.length}`;
+      }
       default:
         throw new StepError(errno.EINVAL, `the fake does not implement ${op.op}`);
     }

@@ -126,3 +126,33 @@ t.test('builders reject bad input before anything runs', async (tt) => {
   tt.equal(errnoOf(() => new native.HostBatch().setVf('pf0', 0, { linkState: 'sometimes' as never })), 'EINVAL', 'bad VF link state');
   tt.equal(errnoOf(() => new native.HostBatch().writeSysctl('kernel/panic', '1')), 'EINVAL', 'sysctl outside net/');
 });
+
+t.test('announce: a gratuitous ARP and an unsolicited NA from the step\'s namespace update the peer\'s neighbour table', async (tt) => {
+  const [pod, peer] = namespaces(tt);
+  const podEnd = uniqueName('an');
+  const peerEnd = uniqueName('ap');
+  await native.createVeth({ name: podEnd, peerName: peerEnd, netns: pod.path, peerNetns: peer.path });
+  for (const [ns, dev, v4, v6] of [[pod, podEnd, '10.98.0.1/24', 'fd98::1/64'], [peer, peerEnd, '10.98.0.2/24', 'fd98::2/64']] as const) {
+    ns.ip('addr', 'add', v4, 'dev', dev);
+    ns.ip('addr', 'add', v6, 'dev', dev, 'nodad');
+    ns.ip('link', 'set', dev, 'up');
+  }
+  // Until duplicate address detection of the link-local addresses is over, the kernel drops what a
+  // raw ICMPv6 socket sends on a fresh veth; sriov-cni's pod interfaces are older than that by then.
+  const tentative = () => [[pod, podEnd], [peer, peerEnd]].some(([ns, dev]) => /tentative/.test((ns as TestNetns).ip('-6', 'addr', 'show', 'dev', dev as string)));
+  for (const stop = Date.now() + 10_000; tentative() && Date.now() < stop;) await new Promise((resolve) => setTimeout(resolve, 100));
+  const podMac = (pod.ipJson<IpLink[]>('link', 'show', 'dev', podEnd)[0] as IpLink & { address: string }).address;
+  // Stale entries with a wrong MAC: only an announcement from the pod end can correct them (no traffic flows).
+  for (const address of ['10.98.0.1', 'fd98::1']) peer.ip('neigh', 'replace', address, 'lladdr', '02:00:00:00:00:99', 'dev', peerEnd, 'nud', 'stale');
+  const neighbour = (address: string) => peer.ipJson<Array<{ dst: string; lladdr?: string }>>('neigh', 'show', 'dev', peerEnd).find((entry) => entry.dst === address)?.lladdr;
+  tt.equal(neighbour('10.98.0.1'), '02:00:00:00:00:99', 'seeded IPv4 entry');
+  const [outcome] = await native.nativeHostNetwork().run(new native.HostBatch().announce(podEnd, ['10.98.0.1', 'fd98::1'], pod.path));
+  tt.equal(outcome, 'sent 2 of 2', 'both sent');
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline && (neighbour('10.98.0.1') !== podMac || neighbour('fd98::1') !== podMac)) await new Promise((resolve) => setTimeout(resolve, 50));
+  tt.equal(neighbour('10.98.0.1'), podMac, 'the gratuitous ARP replaced the peer\'s IPv4 entry with the pod end\'s MAC');
+  tt.equal(neighbour('fd98::1'), podMac, 'the unsolicited NA (Override) replaced the peer\'s IPv6 entry');
+  tt.throws(() => new native.HostBatch().announce(podEnd, ['10.98.0.1/24']), /is not an IP address/, 'a CIDR is refused before anything runs');
+  const failed = await native.nativeHostNetwork().run(new native.HostBatch().announce('nosuchlink0', ['10.98.0.1'], pod.path).bestEffort());
+  tt.ok(native.isStepFailure(failed[0]), 'a missing link is a recorded failure of a best-effort step');
+});

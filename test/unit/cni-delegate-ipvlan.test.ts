@@ -91,3 +91,20 @@ t.test('CHECK: kind ipvlan, MAC and addresses against prevResult', async (tt) =>
   h.host.namespaces.get(POD_NETNS)!.addresses.length = 0;
   tt.match((await rejection(h.call('ipvlan', 'CHECK', { ...conf, prevResult: result })))?.message, /does not have the address 10\.1\.0\.5\/24/);
 });
+
+t.test('CHECK: the ipvlan mode in the pod must be the mode of the conf', async (tt) => {
+  for (const [mode, other] of [['l2', 'l3'], ['l3', 'l3s'], ['l3s', 'l2']] as const) {
+    const h = delegateHarness();
+    h.host.addLink('', { name: 'ens5' });
+    const conf = { master: 'ens5', mode, ipam: { type: 'host-local' } };
+    const result = await h.call('ipvlan', 'ADD', conf);
+    await h.call('ipvlan', 'CHECK', { ...conf, prevResult: result });
+    tt.pass(`CHECK of ${mode} against ${mode} passes`);
+    tt.match((await rejection(h.call('ipvlan', 'CHECK', { ...conf, mode: other, prevResult: result })))?.message,
+      new RegExp(`ipvlan network "testnet": "mode" Container IPVlan mode ${mode} does not match expected value: ${other}`), `conf ${other}, link ${mode}`);
+    h.host.link(POD_NETNS, 'net1')!.ipvlanMode = ({ l2: 0, l3: 1, l3s: 2 } as const)[other];
+    tt.match((await rejection(h.call('ipvlan', 'CHECK', { ...conf, prevResult: result })))?.message,
+      new RegExp(`Container IPVlan mode ${other} does not match expected value: ${mode}`), `the link's mode changed under the pod to ${other}`);
+    h.cleanup();
+  }
+});

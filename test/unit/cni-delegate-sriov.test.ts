@@ -203,3 +203,66 @@ t.test('STATUS forwards to IPAM; GC succeeds without doing anything', async (tt)
   await h.call('sriov', 'GC', { cniVersion: '1.1.0', deviceID: VF0, ipam: { type: 'host-local' } });
   tt.same(h.ipam.commands(), ['host-local:STATUS']);
 });
+
+t.test('admin MAC: sriov-cni\'s retry (up to 20 sets through the PF, 100 ms apart) until the PF reports it', async (tt) => {
+  const h = setup(tt);
+  let macSets = 0;
+  // The first three sets fail with EBUSY, as a PF busy resetting the VF answers.
+  h.host.failWhen = (op) => (op.op === 'setVf' && op.mac === FULL.mac && ++macSets <= 3 ? 16 : undefined);
+  const started = Date.now();
+  await h.call('sriov', 'ADD', FULL);
+  tt.equal(macSets, 4, 'three failed attempts, the fourth took');
+  tt.ok(Date.now() - started >= 300, 'the attempts are 100 ms apart');
+  tt.equal(h.host.link('', 'enp3s0')!.vfs[0]!.mac, FULL.mac, 'admin MAC set');
+  tt.equal(h.host.link(POD_NETNS, 'net1')?.mac, FULL.mac, 'the VF is in the pod with it');
+});
+
+t.test('admin MAC: a set the driver acknowledges but does not apply is retried until the read-back matches', async (tt) => {
+  const h = setup(tt);
+  const realGetLink = h.host.getLink.bind(h.host);
+  let staleReads = 2;
+  // The driver says yes but the PF keeps reporting the old MAC for the first two read-backs.
+  h.host.getLink = async (link, netns) => {
+    const info = await realGetLink(link, netns);
+    if (info && link === 'enp3s0' && info.vfs[0]!.mac === FULL.mac && staleReads-- > 0) info.vfs[0]!.mac = ORIGINAL.mac;
+    return info;
+  };
+  await h.call('sriov', 'ADD', FULL);
+  const sets = h.host.journal.filter((entry) => entry.op.op === 'setVf' && (entry.op as { mac?: string }).mac === FULL.mac);
+  tt.equal(sets.length, 3, 'set again after each read-back that did not show it');
+  tt.equal(staleReads, -1, 'read back three times');
+});
+
+t.test('admin MAC: 20 failed attempts fail ADD, naming the MAC; everything already set is undone', async (tt) => {
+  const h = setup(tt);
+  h.host.failWhen = (op) => (op.op === 'setVf' && op.mac === FULL.mac ? 16 : undefined);
+  const error = await rejection(h.call('sriov', 'ADD', FULL));
+  tt.match(error?.message, /sriov network "testnet" \(net1\): failed to set up pod interface "net1" from the device "0000:03:10\.0": failed to set MAC address to 02:33:33:33:33:33 for VF 0 of enp3s0 after 20 attempts/);
+  tt.equal(h.host.journal.filter((entry) => entry.op.op === 'setVf' && (entry.op as { mac?: string }).mac === FULL.mac).length, 20, 'exactly 20 attempts');
+  tt.same(h.host.link('', 'enp3s0')!.vfs[0], { ...ORIGINAL, vf: 0 }, 'the VLAN set before the MAC is restored');
+  tt.equal(h.host.link('', 'enp3s0v0')?.mac, '02:22:22:22:22:22', 'the VF netdev is in the host with its own MAC');
+  tt.same(readdirSync(join(h.stateDir, 'sriov')), [], 'no state left');
+});
+
+t.test('announcements after ADD: one step in the pod netns with every IPAM address; none without IPAM or in DPDK mode', async (tt) => {
+  const h = setup(tt);
+  h.ipam.addResult = { cniVersion: '1.0.0', ips: [{ address: '10.1.0.5/24', gateway: '10.1.0.1' }, { address: '2001:db8::5/64' }] };
+  await h.call('sriov', 'ADD', { deviceID: VF0, mac: '02:66:66:66:66:66', ipam: { type: 'host-local' } });
+  tt.same(h.host.announcements, [{ netns: POD_NETNS, link: 'net1', mac: '02:66:66:66:66:66', addresses: ['10.1.0.5', '2001:db8::5'] }], 'GARP + NA from the pod interface');
+  const announceAt = h.host.journal.findIndex((entry) => entry.op.op === 'announce');
+  const lastAddress = h.host.journal.map((entry) => entry.op.op).lastIndexOf('addAddress');
+  tt.ok(announceAt > lastAddress, 'after the addresses are on the interface');
+  await h.call('sriov', 'DEL', { deviceID: VF0, ipam: { type: 'host-local' } });
+  h.host.announcements.length = 0;
+  await h.call('sriov', 'ADD', { deviceID: VF0 }, { containerId: 'noipam' });
+  await h.call('sriov', 'ADD', { deviceID: VF1, ipam: { type: 'host-local' } }, { containerId: 'dpdk' });
+  tt.same(h.host.announcements, [], 'nothing announced without IPAM or in DPDK mode');
+});
+
+t.test('announcements: a failure to send is logged and ADD still succeeds, as the reference ignores it', async (tt) => {
+  const h = setup(tt);
+  h.host.failWhen = (op) => (op.op === 'announce' ? 1 : undefined);
+  const result = await h.call('sriov', 'ADD', { deviceID: VF0, ipam: { type: 'host-local' } }) as Record<string, unknown>;
+  tt.match(result['ips'], [{ address: '10.1.0.5/24' }]);
+  tt.ok(h.host.link(POD_NETNS, 'net1')?.up, 'the VF is in the pod and up');
+});

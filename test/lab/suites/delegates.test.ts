@@ -15,9 +15,10 @@ import { createDummy, nativeHostNetwork, setLinkUp } from '../../../native/index
 import { buildFakeHost } from '../../helpers/fake-sysfs.js';
 import { cliPath } from '../../helpers/paths.js';
 import {
-  addNetns, bindPciDriver, deleteNetns, ipJson, labRunDir, ipLink, modprobe, netdevsOf, notInLabReason, pciFunctionsById, pings, readSysfs, waitFor,
+  addNetns, bindPciDriver, deleteNetns, run, ipJson, labRunDir, ipLink, modprobe, netdevsOf, notInLabReason, pciFunctionsById, pings, readSysfs, waitFor,
   writeSysfs, type IpLink, type PciFunction,
 } from './lab-guest.js';
+import { igbVfSetup } from './igb-vfs.js';
 
 const exec = new ExecPluginExecutor(['/usr/lib/cni'], 60_000);
 const stateDir = mkdtempSync(join(tmpdir(), 'npx-lab-delegates-'));
@@ -63,6 +64,10 @@ for (const [index, mode] of (['l2', 'l3', 'l3s'] as const).entries()) {
       tt.equal(seen.linkinfo?.info_kind, 'ipvlan', `${pod}: an ipvlan`);
       tt.equal((seen.linkinfo?.info_data as { mode?: string } | undefined)?.mode, mode, `${pod}: mode ${mode}`);
       tt.ok(seen.flags?.includes('UP'), `${pod}: up`);
+      const conf = { master: 'master0', mode, ipam: staticIpam(`10.81.${index}.${last}/24`) };
+      await call(reg, 'ipvlan', 'CHECK', pod, { ...conf, prevResult: result });
+      const other = mode === 'l2' ? 'l3' : 'l2';
+      await tt.rejects(call(reg, 'ipvlan', 'CHECK', pod, { ...conf, mode: other, prevResult: result }), { message: new RegExp(`Container IPVlan mode ${mode} does not match expected value: ${other}`) }, `${pod}: CHECK with mode ${other} fails on the real ${mode} link`);
     }
     tt.ok(pings(pods.a, `10.81.${index}.2`) || pings(pods.a, `10.81.${index}.2`), 'pod A pings pod B');
     for (const pod of [pods.a, pods.b]) await call(reg, 'ipvlan', 'DEL', pod, { master: 'master0', mode, ipam: staticIpam('10.81.0.9/24') });
@@ -118,22 +123,9 @@ const igbVfs: PciFunction[] = [];
 
 async function igbSetup(): Promise<void> {
   if (igbPf) return;
-  const pfs = pciFunctionsById('0x8086', '0x10c9');
-  const pfFunction = pfs[0];
-  if (!pfFunction) throw new Error('no igb PF (8086:10c9) in the lab VM');
-  igbPf = await waitFor('the igb PF netdev', () => netdevsOf(pfFunction.dir)[0]);
-  modprobe('igbvf', 'vfio-pci');
-  await setLinkUp(igbPf, true);
-  if (readSysfs(join(pfFunction.dir, 'sriov_numvfs')) !== '0') writeSysfs(join(pfFunction.dir, 'sriov_numvfs'), '0');
-  writeSysfs(join(pfFunction.dir, 'sriov_drivers_autoprobe'), '0');
-  writeSysfs(join(pfFunction.dir, 'sriov_numvfs'), '4');
-  for (let index = 0; index < 4; index++) {
-    const address = basename(readlinkSync(join(pfFunction.dir, `virtfn${index}`)));
-    igbVfs.push({ address, dir: `/sys/bus/pci/devices/${address}` });
-  }
-  for (const vf of [igbVfs[0], igbVfs[1], igbVfs[3]]) bindPciDriver(vf!, 'igbvf');
-  bindPciDriver(igbVfs[2]!, 'vfio-pci');
-  for (const vf of [igbVfs[0], igbVfs[1], igbVfs[3]]) await waitFor(`a netdev for ${vf!.address}`, () => netdevsOf(vf!.dir)[0], 20_000);
+  const { pf, vfs } = await igbVfSetup();
+  igbPf = pf;
+  igbVfs.push(...vfs);
 }
 
 t.test('sriov kernel mode on igb VFs: VLAN, MAC, spoofchk, trust through the PF; traffic between two pods; DEL restores the PF', { skip: notInLabReason }, async (tt) => {
@@ -148,11 +140,23 @@ t.test('sriov kernel mode on igb VFs: VLAN, MAC, spoofchk, trust through the PF;
     { deviceID: igbVfs[0]!.address, vlan: 100, vlanQoS: 2, mac: '02:6e:70:00:01:10', spoofchk: 'on', trust: 'off', ipam: staticIpam('10.82.0.1/24') },
     { deviceID: igbVfs[1]!.address, vlan: 100, mac: '02:6e:70:00:01:11', spoofchk: 'off', trust: 'on', ipam: staticIpam('10.82.0.2/24') },
   ];
-  for (const [index, pod] of [pods.a, pods.b].entries()) {
+  confs[0]!.ipam = { type: 'static', addresses: [{ address: '10.82.0.1/24' }, { address: 'fd82::1/64' }] };
+  confs[1]!.ipam = { type: 'static', addresses: [{ address: '10.82.0.2/24' }, { address: 'fd82::2/64' }] };
+  // Pod B first; then its neighbour table gets stale entries with a wrong MAC for pod A's addresses,
+  // which only pod A's gratuitous ARP and unsolicited NA can correct (no traffic flows before the check).
+  for (const index of [1, 0]) {
+    const pod = [pods.a, pods.b][index]!;
+    if (index === 0) {
+      await waitFor('pod B\'s VF up', () => ipLink('net1', pods.b).operstate === 'UP', 20_000);
+      for (const address of ['10.82.0.1', 'fd82::1']) run('ip', ['-n', pods.b, 'neigh', 'replace', address, 'lladdr', '02:00:00:00:00:99', 'dev', 'net1', 'nud', 'stale']);
+    }
     const result = await call(reg, 'sriov', 'ADD', pod, confs[index]!);
     tt.match(result?.['interfaces'], [{ name: 'net1', mac: confs[index]!.mac, sandbox: podPath(pod) }], `${pod}: result`);
     tt.equal(ipLink('net1', pod).address, confs[index]!.mac, `${pod}: the VF netdev has the MAC`);
   }
+  const neighbour = (address: string) => ipJson<Array<{ dst: string; lladdr?: string }>>(['neigh', 'show', 'dev', 'net1'], pods.b).find((entry) => entry.dst === address)?.lladdr;
+  const announced = await waitFor('pod A\'s announcements in pod B\'s neighbour table', () => neighbour('10.82.0.1') === confs[0]!.mac && neighbour('fd82::1') === confs[0]!.mac, 5000).catch(() => false);
+  tt.ok(announced, `pod B learnt pod A's MAC from the announcements alone (IPv4 ${neighbour('10.82.0.1') ?? 'none'}, IPv6 ${neighbour('fd82::1') ?? 'none'})`);
   const vfs = ipJson<IpLink[]>(['-d', 'link', 'show', 'dev', igbPf])[0]?.vfinfo_list ?? [];
   tt.match(vfs[0], { address: '02:6e:70:00:01:10', spoofchk: true, trust: false, vlan_list: [{ vlan: 100, qos: 2 }] }, 'VF0 through the PF');
   tt.match(vfs[1], { address: '02:6e:70:00:01:11', spoofchk: false, trust: true, vlan_list: [{ vlan: 100 }] }, 'VF1 through the PF');
