@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DelegateRegistry } from '../../cni/delegates/registry.js';
 import { ExecPluginExecutor } from '../../cni/exec.js';
-import { nativeHostNetwork } from '../../native/index.js';
+import { moveLinkToNetns, nativeHostNetwork } from '../../native/index.js';
 import { cliPath, repoRoot } from '../helpers/paths.js';
 import { latencyStats, median, numberArgument } from './bench-stats.js';
 import { runTimed } from './bench-process.js';
@@ -73,6 +73,15 @@ async function inner(dir: string, pods: Record<keyof typeof devices, string>): P
     addDel((command) => builtinCall(command, true)), addDel((command) => referenceCall(command, true)));
   await pair('host-device ADD+DEL, static IPAM: thin-mode `nicplex cni` (Node per call, built-in host-device) vs /usr/lib/cni/host-device', null,
     addDel(thinCall), addDel((command) => referenceCall(command, true)));
+  // What any host-device ADD+DEL costs at least: the kernel moving the link into the pod's netns and
+  // back (dev_change_net_namespace waits for an RCU grace period each time), here in-process.
+  const podPath = `/var/run/netns/${pods.builtin}`;
+  const selfPath = `/proc/${process.pid}/ns/net`;
+  await pair('floor: the same link moved into the pod netns and back, in-process (no other step) vs /usr/lib/cni/host-device ADD+DEL', null,
+    () => timed(async () => {
+      await moveLinkToNetns(devices.builtin, podPath);
+      await moveLinkToNetns(devices.builtin, selfPath, { netns: podPath });
+    }), addDel((command) => referenceCall(command, false)));
   const fmt = (value: number) => value.toFixed(2).padStart(8);
   console.log(`delegates bench, ${rounds} rounds, medians in ms      nicplex  reference   ratio   goal`);
   for (const row of rows) console.log(`${row.case.slice(0, 48).padEnd(48)} ${fmt(row.nicplex_ms)} ${fmt(row.reference_ms)} ${fmt(row.ratio)}   ${row.goal ?? '-'}`);
@@ -103,7 +112,7 @@ async function outer(): Promise<void> {
       ip('-n', host, 'link', 'set', device, 'up');
     }
     const self = fileURLToPath(import.meta.url);
-    const child = spawnSync('ip', ['netns', 'exec', host, process.execPath, self, '--rounds', String(rounds)], { stdio: 'inherit', env: { ...process.env, NPX_DELEGATE_BENCH_INNER: JSON.stringify({ dir, pods }) } });
+    const child = spawnSync('ip', ['netns', 'exec', host, process.execPath, ...process.execArgv, self, '--rounds', String(rounds)], { stdio: 'inherit', env: { ...process.env, NPX_DELEGATE_BENCH_INNER: JSON.stringify({ dir, pods }) } });
     if (child.status !== 0) process.exitCode = 1;
   } finally {
     for (const name of [...Object.values(pods), host]) spawnSync('ip', ['netns', 'del', name]);
