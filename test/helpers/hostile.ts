@@ -79,7 +79,7 @@ export function isWithin(dir: string, path: string): boolean {
 /** Runs a property with `numRuns` cases; prints cases, wall time and any shrunk counterexample; fails the tap test on one. */
 export async function checkProperty(t: Test, name: string, property: fc.IProperty<unknown> | fc.IAsyncProperty<unknown>, numRuns: number, seed?: number): Promise<void> {
   const started = process.hrtime.bigint();
-  const details = await fc.check(property as fc.IAsyncProperty<unknown>, { numRuns, ...(seed !== undefined ? { seed } : {}) });
+  const details = await fc.check(property as fc.IAsyncProperty<unknown>, { numRuns, endOnFailure: process.env['HOSTILE_NO_SHRINK'] === '1', ...(seed !== undefined ? { seed } : {}) });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const figures = `${name}: ${details.numRuns} cases in ${seconds.toFixed(2)} s (seed ${details.seed}${details.numSkips ? `, ${details.numSkips} skipped` : ''})`;
   if (details.failed) {
