@@ -83,7 +83,9 @@ export async function checkProperty(t: Test, name: string, property: fc.IPropert
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const figures = `${name}: ${details.numRuns} cases in ${seconds.toFixed(2)} s (seed ${details.seed}${details.numSkips ? `, ${details.numSkips} skipped` : ''})`;
   if (details.failed) {
-    t.fail(`${figures}: counterexample after ${details.numShrinks} shrinks: ${fc.stringify(details.counterexample)}\n${String((details.errorInstance as Error | undefined)?.stack ?? details.errorInstance)}`);
+    const error = details.errorInstance as Error | undefined;
+    const example = fc.stringify(details.counterexample);
+    t.fail(`${figures}: ${error?.message ?? String(error)}\ncounterexample after ${details.numShrinks} shrinks: ${example.length > 4000 ? `${example.slice(0, 4000)}…` : example}\n${error?.stack ?? ''}`);
     return;
   }
   t.comment(figures);
