@@ -209,7 +209,7 @@ async function shimMountNamespace(): Promise<number> {
 
 t.test('the C shim fed hostile stdin and environment', async (t) => {
   const holderPid = await shimMountNamespace();
-  const runs = 800;
+  const runs = 400;
   const envArb = fc.record({
     CNI_COMMAND: fc.oneof(fc.constantFrom('ADD', 'DEL', 'CHECK', 'VERSION', 'GC', 'STATUS'), hostileString(10)),
     CNI_CONTAINERID: fc.oneof(fc.stringMatching(/^hss[a-f0-9]{6}$/), hostileString()),
@@ -227,7 +227,7 @@ t.test('the C shim fed hostile stdin and environment', async (t) => {
   );
   const tally: Record<string, number> = {};
   let slowest = 0;
-  await checkProperty(t, 'C shim (batches of 4)', fc.asyncProperty(fc.array(fc.tuple(envArb, stdin), { minLength: 4, maxLength: 4 }), async (batch) => {
+  await checkProperty(t, 'C shim (batches of 8)', fc.asyncProperty(fc.array(fc.tuple(envArb, stdin), { minLength: 8, maxLength: 8 }), async (batch) => {
     await Promise.all(batch.map(async ([env, text]) => {
       const started = Date.now();
       const call = await runPlugin('nsenter', ['-t', String(holderPid), '-m', '--', shimPath], { PATH: '/usr/bin:/bin', ...env }, text);
@@ -240,7 +240,7 @@ t.test('the C shim fed hostile stdin and environment', async (t) => {
       if (env['CNI_COMMAND'] === 'VERSION' && !Array.isArray(answer?.['supportedVersions'])) throw new Error(`VERSION answer ${JSON.stringify(call.stdout)}`);
       if (ms > 8_000) throw new Error(`the shim took ${ms} ms`);
     }));
-  }), runs / 4);
+  }), runs / 8);
   const added = await deleteWhatWasAdded();
   t.comment(`C shim: ${runs} runs; ${JSON.stringify(tally)}; slowest ${slowest} ms; ${added} hostile-but-valid ADDs deleted afterwards`);
 });
