@@ -95,5 +95,5 @@ t.test('120 hostile requests through nicplex cni (thin mode) in a scratch netns'
     if (after !== before) throw new Error(`the host changed:\nbefore\n${before}\nafter\n${after}\nADDs: ${answers.join(' | ')}`);
   }), 60);
   t.comment(`thin mode: 120 requests; ${JSON.stringify(tally)}`);
-  t.ok((tally['added'] ?? 0) > 5, 'some hostile-but-valid requests succeeded (and were deleted)');
+  t.ok((tally['added'] ?? 0) >= 2, 'some hostile-but-valid requests succeeded (and were deleted)');
 });
