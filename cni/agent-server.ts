@@ -14,7 +14,10 @@ import type { Logger } from './log.js';
 import { QueueFullError, RequestQueue } from './request-queue.js';
 import { CURRENT_VERSION } from './version.js';
 
-const MAX_BODY_BYTES = 16 << 20;
+/** The shim forwards up to 16 MiB of stdin, base64-encoded (4/3), plus the CNI_* environment. */
+const MAX_BODY_BYTES = 24 << 20;
+/** Headers and body must arrive within this (the shim sends both within its own 10 s write deadline). */
+const RECEIVE_TIMEOUT_MS = 10_000;
 
 export interface CniCall {
   env: Record<string, string>;
@@ -76,10 +79,11 @@ export class CniServer {
       throw new Error(`${this.options.socketPath} exists and is not a socket; remove it or choose another --socket-dir`);
     }
     if (existing) await unlink(this.options.socketPath);
-    const server = createServer({ keepAlive: false }, (request, response) => void this.onRequest(request, response));
-    // Per-request deadlines are the delegates' own; an idle or stuck client connection is dropped.
-    server.headersTimeout = 10_000;
-    server.requestTimeout = 0;
+    // Per-request deadlines are the delegates' own; a client that stops sending (headers or body) mid-request
+    // is dropped after RECEIVE_TIMEOUT_MS (checked every second), so stuck connections cannot pile up.
+    const server = createServer({ keepAlive: false, connectionsCheckingInterval: 1000 }, (request, response) => void this.onRequest(request, response));
+    server.headersTimeout = RECEIVE_TIMEOUT_MS;
+    server.requestTimeout = RECEIVE_TIMEOUT_MS;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.options.socketPath, () => { server.off('error', reject); resolve(); });
@@ -162,20 +166,25 @@ export class CniServer {
   }
 }
 
+/**
+ * The body, at most MAX_BODY_BYTES. A longer one is read to its end and dropped (within the receive
+ * timeout), so the client still gets its CNI error instead of a reset connection it would retry forever.
+ */
 function readBody(request: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     request.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new CniError(CniCode.decodeFailure, `request body exceeds ${MAX_BODY_BYTES} bytes`));
-        request.destroy();
-        return;
-      }
-      chunks.push(chunk);
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+      else chunks.length = 0;
     });
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    request.on('end', () => {
+      if (size > MAX_BODY_BYTES) reject(new CniError(CniCode.decodeFailure, `request body of ${size} bytes exceeds ${MAX_BODY_BYTES} bytes (the network configuration is at most 16 MiB)`));
+      else resolve(Buffer.concat(chunks).toString('utf8'));
+    });
     request.on('error', reject);
+    // A client that hangs up mid-body: settle, so nothing waits on a request that will never end.
+    request.on('close', () => { if (!request.complete) reject(new CniError(CniCode.decodeFailure, 'the client closed the connection before the request body was complete')); });
   });
 }

@@ -1,5 +1,5 @@
 // The CNI commands of the meta-plugin: gather context (pod, networks, devices), plan, cache, execute.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { MultusNetConf } from '../config/multus-config.js';
@@ -62,6 +62,28 @@ async function waitForReadiness(conf: MultusNetConf, command: string, log: Logge
 
 function netnsExists(path: string): boolean {
   return path !== '' && existsSync(path);
+}
+
+/** `<st_dev>:<st_ino>` of a netns path (nsfs inodes are unique while the namespace lives), or undefined. */
+function netnsId(path: string): string | undefined {
+  if (path === '') return undefined;
+  try {
+    const stats = statSync(path);
+    return `${stats.dev}:${stats.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The namespace DEL (and GC) works in: the request's; else, when the request names none that exists, the one ADD
+ * attached to if it is provably still the same namespace (same inode). Otherwise DEL would skip the
+ * interfaces in a namespace that still holds them and drop the cache: they would outlive their record.
+ */
+function netnsForDel(requestNetns: string, plan: Plan): string {
+  if (netnsExists(requestNetns)) return requestNetns;
+  if (plan.netnsId !== undefined && plan.netns !== '' && netnsId(plan.netns) === plan.netnsId) return plan.netns;
+  return '';
 }
 
 // ---- context: networks and devices ---------------------------------------------------------------
@@ -176,6 +198,12 @@ export async function cmdAdd(request: CniRequest, deps: CommandDeps): Promise<Re
   const { conf, log } = deps;
   await waitForReadiness(conf, 'ADD', log);
   if (!netnsExists(request.netns)) throw new CniError(CniCode.invalidNetns, `CNI_NETNS "${request.netns}": no such network namespace`);
+  // A second ADD for an attached container (CNI forbids it without a DEL in between) would overwrite the
+  // cache and, failing, roll back the first ADD's interfaces: its networks would leak, untracked.
+  const existing = await readCache(conf.cniDir, request.containerId);
+  if (existing.kind === 'found' || existing.kind === 'multus') {
+    throw new CniError(CniCode.invalidEnvironment, `container ${request.containerId} is already attached (cache ${conf.cniDir}/${request.containerId}); a second ADD needs a DEL first`);
+  }
   const api = await deps.clusterApi();
   let pod: PodInfo | undefined;
   if (request.pod && api) {
@@ -203,6 +231,7 @@ export async function cmdAdd(request: CniRequest, deps: CommandDeps): Promise<Re
     const dropped = undeliveredRequests(attachment);
     if (dropped.length > 0) log.warn(`network "${attachment.networkName}": the annotation sets ${dropped.map((key) => `"${key}"`).join(', ')}, but no plugin of it declares the capability, so no plugin receives it (Multus drops it too): add "capabilities" to the plugin that handles it`);
   }
+  plan.netnsId = netnsId(request.netns);
   const state: CacheState = { plan, results: {} };
   await writeCache(conf.cniDir, state);
   const ctx: ExecContext = { executor: deps.executor, containerId: request.containerId, netns: request.netns };
@@ -338,7 +367,7 @@ export async function cmdDel(request: CniRequest, deps: CommandDeps): Promise<vo
     return;
   }
   // A vanished namespace (reboot, runtime already removed it) must not stop IPAM and device release.
-  const netns = netnsExists(request.netns) ? request.netns : '';
+  const netns = netnsForDel(request.netns, state.plan);
   const ctx: ExecContext = { executor: deps.executor, containerId: request.containerId, netns };
   const failures: string[] = [];
   for (const attachment of [...state.plan.attachments].reverse()) {
@@ -422,7 +451,8 @@ export async function cmdGc(deps: CommandDeps, stdin: JsonObject): Promise<void>
       : undefined;
     const stale: CacheState | undefined = cached.kind === 'found' ? cached.state : multusPlan ? { plan: multusPlan, results: {} } : undefined;
     if (stale) {
-      const ctx: ExecContext = { executor: deps.executor, containerId, netns: '' };
+      // GC names no namespace; one the attachment's namespace provably still is gets its interfaces removed too.
+      const ctx: ExecContext = { executor: deps.executor, containerId, netns: netnsForDel('', stale.plan) };
       for (const attachment of [...stale.plan.attachments].reverse()) {
         try {
           await delAttachment(ctx, attachment, stale.results[attachment.ifname]);

@@ -34,6 +34,8 @@ export interface Plan {
   kind: 'nicplexPlanV1';
   containerId: string;
   netns: string;
+  /** `<st_dev>:<st_ino>` of the netns at ADD: identifies that namespace for as long as it lives. */
+  netnsId?: string | undefined;
   ifname: string;
   pod?: PodRef | undefined;
   requestCniVersion: string;

@@ -36,6 +36,15 @@ export function containerIdProblem(containerId: string): string | undefined {
   return undefined;
 }
 
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Kubernetes' rules: a namespace is a DNS-1123 label (≤ 63), a pod name a DNS-1123 subdomain (≤ 253). */
+export function podRefProblem(namespace: string, name: string): string | undefined {
+  if (namespace.length > 63 || !DNS_LABEL.test(namespace)) return `K8S_POD_NAMESPACE ${JSON.stringify(namespace)} is not a Kubernetes namespace (a DNS-1123 label: lower-case letters, digits and "-", at most 63)`;
+  if (name.length > 253 || !name.split('.').every((label) => DNS_LABEL.test(label))) return `K8S_POD_NAME ${JSON.stringify(name)} is not a Kubernetes pod name (a DNS-1123 subdomain: lower-case letters, digits, "-" and ".", at most 253)`;
+  return undefined;
+}
+
 export function parseCniArgs(text: string | undefined): Array<[string, string]> {
   if (!text) return [];
   const pairs: Array<[string, string]> = [];
@@ -82,7 +91,11 @@ export function readRequest(env: NodeJS.ProcessEnv): CniRequest {
   const namespace = cniArg(args, 'K8S_POD_NAMESPACE');
   const name = cniArg(args, 'K8S_POD_NAME');
   if (namespace && name) {
-    request.pod = {
+    // Both become API paths (/api/v1/namespaces/<ns>/pods/<name>): "..", "/" or "%" must never get there.
+    // DEL goes on without the pod (from the cache): a DEL that fails forever would leak what ADD took.
+    const problem = podRefProblem(namespace, name);
+    if (problem && command !== 'DEL') throw new CniError(CniCode.invalidEnvironment, `CNI_ARGS: ${problem}`);
+    if (!problem) request.pod = {
       namespace,
       name,
       uid: cniArg(args, 'K8S_POD_UID') ?? '',

@@ -5,8 +5,18 @@ import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } fro
 import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
+/** Longest file name Linux filesystems take (NAME_MAX), in bytes. */
+const NAME_MAX = 255;
+
+/**
+ * `.<name>.<pid>.<random>.tmp` next to the target. A target name near NAME_MAX (a 255-character container
+ * ID is valid) is shortened in the temp name, which would otherwise fail with ENAMETOOLONG.
+ */
 function tempPathFor(path: string): string {
-  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const suffix = `.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  let name = basename(path);
+  while (name.length > 0 && Buffer.byteLength(`.${name}${suffix}`) > NAME_MAX) name = name.slice(0, -1);
+  return join(dirname(path), `.${name}${suffix}`);
 }
 
 /** Atomically replaces `path` with `data`. Creates the parent directory when `createDir` is set. */

@@ -174,13 +174,12 @@ function readStandalone(value: Record<string, unknown>, base: string, issues: Co
     }
     pools[resource] = [...(ids as string[])].sort();
   }
+  // Read before the reader's issues are collected: a relative or non-string directory is an error, never a
+  // silent fallback to the default directory on the host.
+  const nadDir = reader.path('nadDir') ?? MULTUS_DEFAULTS.standaloneNadDir;
+  const allocationDir = reader.path('allocationDir') ?? MULTUS_DEFAULTS.standaloneAllocationDir;
   issues.push(...reader.issues);
-  return {
-    nadDir: reader.path('nadDir') ?? MULTUS_DEFAULTS.standaloneNadDir,
-    devicePools: pools,
-    allocationDir: reader.path('allocationDir') ?? MULTUS_DEFAULTS.standaloneAllocationDir,
-    ...(discovered ? { discoveredPools: true } : {}),
-  };
+  return { nadDir, devicePools: pools, allocationDir, ...(discovered ? { discoveredPools: true } : {}) };
 }
 
 /**

@@ -20,13 +20,16 @@ export function editDistance(a: string, b: string): number {
 export function nearestKey(unknown: string, known: readonly string[]): string | null {
   let best: string | null = null;
   let bestDistance = Number.POSITIVE_INFINITY;
+  const limit = Math.max(2, Math.floor(unknown.length / 3));
   for (const candidate of known) {
+    // The distance is at least the length difference: a key far longer than every known one (a hostile or
+    // corrupt config) costs nothing instead of a length × length table per known key.
+    if (Math.abs(unknown.length - candidate.length) > limit) continue;
     const distance = editDistance(unknown, candidate);
     if (distance < bestDistance) {
       best = candidate;
       bestDistance = distance;
     }
   }
-  const limit = Math.max(2, Math.floor(unknown.length / 3));
   return bestDistance <= limit ? best : null;
 }

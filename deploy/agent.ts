@@ -69,11 +69,19 @@ export function servedConf(args: AgentArgs): ServedConf {
   const daemonPath = args['multus-daemon-config'];
   if (daemonPath) {
     const daemon = readJsonObject(daemonPath, '--multus-daemon-config');
-    const socketDir = typeof daemon['socketDir'] === 'string' && daemon['socketDir'] !== '' ? daemon['socketDir'] : args['socket-dir'];
+    // The agent listens, and the shim (in the runtime's working directory) connects, on these paths: relative
+    // ones would name different files for the two.
+    const absolute = (key: string): string | undefined => {
+      const value = daemon[key];
+      if (value === undefined || value === null || value === '') return undefined;
+      if (typeof value !== 'string' || !value.startsWith('/')) throw new Error(`--multus-daemon-config ${daemonPath}: "${key}" must be an absolute path, got ${JSON.stringify(value)}`);
+      return value;
+    };
+    const socketDir = absolute('socketDir') ?? args['socket-dir'];
     const type = typeof daemon['type'] === 'string' && daemon['type'] !== '' ? daemon['type'] : 'multus-shim';
-    const confDir = args['cni-conf-dir'] ?? (typeof daemon['cniConfigDir'] === 'string' ? daemon['cniConfigDir'] : '/etc/cni/net.d');
-    const mode = typeof daemon['multusConfigFile'] === 'string' && daemon['multusConfigFile'] !== '' ? daemon['multusConfigFile'] : 'auto';
-    const autoDir = typeof daemon['multusAutoconfigDir'] === 'string' ? daemon['multusAutoconfigDir'] : confDir;
+    const confDir = args['cni-conf-dir'] ?? absolute('cniConfigDir') ?? '/etc/cni/net.d';
+    const mode = typeof daemon['multusConfigFile'] === 'string' && daemon['multusConfigFile'] !== '' && daemon['multusConfigFile'] !== 'auto' ? absolute('multusConfigFile')! : 'auto';
+    const autoDir = absolute('multusAutoconfigDir') ?? confDir;
     const readiness = typeof daemon['readinessindicatorfile'] === 'string' && daemon['readinessindicatorfile'] !== '' ? daemon['readinessindicatorfile'] : undefined;
     if (daemon['chrootDir']) warnings.push(`${daemonPath}: chrootDir is not supported; delegates run from binDir in the agent's mount namespace`);
     const overlay = Object.fromEntries(Object.entries(daemon).filter(([key]) => !DAEMON_ONLY_KEYS.has(key) && !(mode === 'auto' && key === 'readinessindicatorfile')));

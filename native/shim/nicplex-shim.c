@@ -281,9 +281,13 @@ int main(int argc, char **argv) {
   read_conf(input.data ? input.data : "", &conf);
 
   if (command && strcmp(command, "VERSION") == 0) {
-    // Answered here, so a runtime probing versions never depends on the agent.
-    printf("{\"cniVersion\":\"%s\",\"supportedVersions\":[\"0.1.0\",\"0.2.0\",\"0.3.0\",\"0.3.1\",\"0.4.0\",\"1.0.0\",\"1.1.0\"]}\n", cni_version);
-    return 0;
+    // Answered here, so a runtime probing versions never depends on the agent. The version is the
+    // caller's text: JSON-escaped, so a quote or control character in it cannot break the answer.
+    buf_t out = {0};
+    buf_str(&out, "{\"cniVersion\":");
+    buf_json_string(&out, cni_version);
+    if (buf_str(&out, ",\"supportedVersions\":[\"0.1.0\",\"0.2.0\",\"0.3.0\",\"0.3.1\",\"0.4.0\",\"1.0.0\",\"1.1.0\"]}\n") != 0) return fail(CODE_INTERNAL, "nicplex shim: out of memory");
+    return write_all(STDOUT_FILENO, out.data, out.len, now_ms() + 10000) == 0 ? 0 : 1;
   }
 
   const char *dir = as_multus ? (conf.daemon_socket_dir[0] ? conf.daemon_socket_dir : "/run/multus/") : (conf.socket_dir[0] ? conf.socket_dir : "/run/nicplex");

@@ -5,6 +5,9 @@
 // across namespaces; a watch streams the changes made after it opened, one JSON event per line.
 // DRA: resource.k8s.io/v1 ResourceClaims (namespaced GET) and ResourceSlices (cluster-scoped list; the
 // `spec.nodeName` and `spec.driver` field selectors are honoured), with `draErrors` to make either fail.
+// Fault injection: `fault` makes every request (watches too) slow, fail with a status (500, 429 with
+// Retry-After) or have its connection reset; `pause()`/`resume()` take the server down (connections refused)
+// and bring it back on the same port and socket.
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -16,6 +19,7 @@ export interface FakeClaimRef { name: string; resourceClaimName: string }
 export interface FakeAllocation { request: string; driver: string; pool: string; device: string }
 export interface FakeSliceDevice { name: string; attributes?: Record<string, string> }
 export interface FakeApiError { code: number; reason: string; message: string }
+export type ApiFault = { kind: 'none' } | { kind: 'slow'; ms: number } | { kind: 'status'; code: number } | { kind: 'reset' };
 export interface RecordedRequest { method: string; path: string; contentType?: string; body?: unknown }
 
 type Json = Record<string, unknown>;
@@ -51,7 +55,10 @@ export class FakeApiServer {
   readonly failures = new Map<string, number>();
   /** Serve NADs at all (false: the CRD is not installed, every NAD path is a plain 404). */
   nadCrdInstalled = true;
+  /** Applied to every request while set. */
+  fault: ApiFault = { kind: 'none' };
   port = 0;
+  private unixPath: string | undefined;
   private revision = 1;
   private readonly watchers = new Set<{ kind: 'pods' | 'nads'; nodeName?: string | undefined; response: ServerResponse }>();
 
@@ -81,6 +88,7 @@ export class FakeApiServer {
 
   /** Also serve on a unix socket: it crosses network namespaces, so a proxy inside a test netns can reach us. */
   async listenUnix(path: string): Promise<void> {
+    this.unixPath = path;
     this.unixServer = createServer((request, response) => void this.handle(request, response));
     await new Promise<void>((resolve) => this.unixServer!.listen(path, resolve));
   }
@@ -97,6 +105,23 @@ export class FakeApiServer {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server!.close(() => resolve()));
     this.server = null;
+  }
+
+  /** The API server goes down: open connections (watches too) are cut, new ones refused. */
+  async pause(): Promise<void> {
+    for (const watcher of this.watchers) watcher.response.destroy();
+    this.watchers.clear();
+    for (const server of [this.server, this.unixServer]) {
+      if (!server) continue;
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }
+
+  /** Back on the same port (and unix socket). */
+  async resume(): Promise<void> {
+    if (this.server) await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', resolve));
+    if (this.unixServer && this.unixPath) await new Promise<void>((resolve) => this.unixServer!.listen(this.unixPath, resolve));
   }
 
   get url(): string {
@@ -229,6 +254,16 @@ export class FakeApiServer {
     }
     const contentType = request.headers['content-type'];
     this.requests.push({ method, path, ...(contentType ? { contentType } : {}), ...(body !== undefined ? { body } : {}) });
+    const fault = this.fault;
+    if (fault.kind === 'reset') return void request.socket.destroy();
+    if (fault.kind === 'status') {
+      if (fault.code === 429) response.setHeader('Retry-After', '1');
+      return this.send(response, fault.code, status(fault.code, fault.code === 429 ? 'TooManyRequests' : 'InternalError', `injected ${fault.code}`));
+    }
+    if (fault.kind === 'slow') {
+      await new Promise((resolve) => setTimeout(resolve, fault.ms));
+      if (response.destroyed) return;
+    }
     for (const [key, remaining] of this.failures) {
       if (remaining > 0 && path.includes(key)) {
         this.failures.set(key, remaining - 1);
