@@ -129,9 +129,11 @@ export function servedConf(args: AgentArgs): ServedConf {
 export async function runAgent(args: AgentArgs): Promise<number> {
   const pino: PinoLogger = createPino({ level: args['log-level'], component: 'nicplex-agent' });
   const log = loggerFromPino(pino);
+  // Kept for the whole run: a second SIGTERM (the kubelet's, after a preStop hook sent the first)
+  // must not kill the drain that the first one started.
   const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
+    process.on('SIGTERM', () => resolve('SIGTERM'));
+    process.on('SIGINT', () => resolve('SIGINT'));
   });
   let reloadOnHup: () => void = () => undefined;
   process.on('SIGHUP', () => reloadOnHup());

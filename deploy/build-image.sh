@@ -69,7 +69,7 @@ prune="usr/share/doc usr/share/man usr/share/info usr/share/locale usr/share/lin
   usr/lib/x86_64-linux-gnu/gconv $libdir/libmvec.so.1 $libdir/libc_malloc_debug.so.0 $libdir/libmemusage.so
   $libdir/libpcprofile.so $libdir/libthread_db.so.1 $libdir/libBrokenLocale.so.1
   var/lib/apt var/cache/apt var/lib/dpkg var/log etc/apt etc/dpkg"
-recipe="extract|$packages|${sources[*]}|${prune//[[:space:]]/ }"
+recipe="extract|$packages|${sources[*]}|${prune//[[:space:]]/ }|var/run"
 
 # The archive's state is its signed InRelease files: a new point release or security update
 # changes them, and with them the key, so the base follows the archive without pinning versions.
@@ -97,7 +97,8 @@ else
   rootfs=$(mktemp -d "$cache/rootfs.XXXXXX")
   trap 'rm -rf "$rootfs" "$base_tar.partial"' EXIT
   mmdebstrap --quiet --variant=extract --include="$packages" --format=directory "$suite" "$rootfs" "${sources[@]}"
-  (cd "$rootfs" && rm -rf $prune && mkdir -p tmp var/tmp run && chmod 1777 tmp var/tmp)
+  # /var/run is /run, as Debian's base-files makes it (the device-info dir is /var/run/k8s.cni.cncf.io).
+  (cd "$rootfs" && rm -rf $prune && mkdir -p tmp var/tmp run && chmod 1777 tmp var/tmp && ln -sfn /run var/run)
   tar --numeric-owner --sort=name -C "$rootfs" -cf "$base_tar.partial" .
   mv "$base_tar.partial" "$base_tar"
   rm -rf "$rootfs"
