@@ -6,8 +6,8 @@
 //   GET|POST /healthz  200 (what Multus's shim probes)
 //   GET /v1/status  the agent's status as JSON (`nicplex status`), when the agent provides one
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { chmod, lstat, mkdir, rename, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { CniCode, CniError } from './errors.js';
 import type { CniRunOutcome } from './entry.js';
 import type { Logger } from './log.js';
@@ -84,11 +84,21 @@ export class CniServer {
     const server = createServer({ keepAlive: false, connectionsCheckingInterval: 1000 }, (request, response) => void this.onRequest(request, response));
     server.headersTimeout = RECEIVE_TIMEOUT_MS;
     server.requestTimeout = RECEIVE_TIMEOUT_MS;
+    // Bound under a temporary name, made 0600, then renamed into place: no client ever sees the socket
+    // with the umask's mode (the temporary name is about as long as the final one: the 108-byte path limit holds for both).
+    const bound = join(dir, `.${process.pid}.sock`);
+    await unlink(bound).catch(() => undefined);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.options.socketPath, () => { server.off('error', reject); resolve(); });
+      server.listen(bound, () => { server.off('error', reject); resolve(); });
     });
-    await chmod(this.options.socketPath, 0o600);
+    try {
+      await chmod(bound, 0o600);
+      await rename(bound, this.options.socketPath);
+    } catch (error) {
+      server.close();
+      throw error;
+    }
     this.server = server;
   }
 

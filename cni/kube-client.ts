@@ -4,7 +4,8 @@
 // Credentials come from the kubeconfig's current context: CA, client certificate/key, token or
 // tokenFile, basic auth, insecure-skip-tls-verify. A kubeconfig whose user needs `exec` or an
 // `auth-provider` is handed to client-node, which then only fills in each request's credentials.
-import { readFileSync } from 'node:fs';
+// In a pod, the "kubeconfig" may instead be the service-account directory: see inClusterKubeconfig.
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import type { IncomingMessage, RequestOptions } from 'node:http';
 
@@ -32,7 +33,27 @@ function named(list: unknown, name: unknown, what: string, path: string): Json {
   return (entry[what] as Json | undefined) ?? {};
 }
 
+/**
+ * The kubeconfig of a pod's service account (what client-go's rest.InClusterConfig reads): the API
+ * server from $KUBERNETES_SERVICE_HOST/PORT (set by the kubelet, reachable from the host network
+ * namespace), the CA and the token from `dir` (the token file is read per request, so a rotated
+ * bound token is picked up).
+ */
+export function inClusterKubeconfig(dir: string, env: NodeJS.ProcessEnv = process.env): Json {
+  const host = env['KUBERNETES_SERVICE_HOST'];
+  const port = env['KUBERNETES_SERVICE_PORT'] || '443';
+  if (!host) throw new Error(`kubeconfig ${dir} is a service-account directory, but KUBERNETES_SERVICE_HOST is not set (not in a pod?): pass a kubeconfig file instead`);
+  const server = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  return {
+    'current-context': 'in-cluster',
+    clusters: [{ name: 'in-cluster', cluster: { server, 'certificate-authority': join(dir, 'ca.crt') } }],
+    users: [{ name: 'in-cluster', user: { tokenFile: join(dir, 'token') } }],
+    contexts: [{ name: 'in-cluster', context: { cluster: 'in-cluster', user: 'in-cluster' } }],
+  };
+}
+
 async function parseKubeconfig(path: string): Promise<Json> {
+  if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) return inClusterKubeconfig(path);
   const text = readFileSync(path, 'utf8');
   if (text.trimStart().startsWith('{')) return JSON.parse(text) as Json;
   // js-yaml: a third of the `yaml` package's load time, paid by every thin-mode call in Kubernetes mode.

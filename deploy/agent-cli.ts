@@ -26,7 +26,7 @@ export const agentCommand: CommandModule<object, AgentArgs> = {
       .option('multus-daemon-config', { type: 'string', describe: "Multus thick's daemon-config.json, accepted unchanged (socketDir, cniConfigDir, multusConfigFile, readinessindicatorfile, …)" })
       .conflicts('cni-conf', 'multus-daemon-config')
       .option('socket-dir', { type: 'string', default: '/run/nicplex', describe: 'directory of the agent socket (nicplex.sock; multus.sock for a multus-shim conf)' })
-      .option('kubeconfig', { type: 'string', describe: 'kubeconfig for the API server (Kubernetes mode); requests use it unless their conf names another' })
+      .option('kubeconfig', { type: 'string', describe: 'kubeconfig for the API server (Kubernetes mode), or a service-account directory (/var/run/secrets/kubernetes.io/serviceaccount: in-cluster); requests use it unless their conf names another' })
       .option('node-name', { type: 'string', default: process.env['NODE_NAME'], describe: 'this node (pod informer field selector spec.nodeName); default $NODE_NAME' })
       .option('metrics-address', { type: 'string', default: '127.0.0.1:9184', describe: 'HOST:PORT of /metrics, /healthz and /readyz; "" disables' })
       .option('cni-bin-dir', { type: 'string', describe: 'install the shim here (as the conf\'s "type") on start' })

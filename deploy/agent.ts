@@ -87,7 +87,10 @@ export function servedConf(args: AgentArgs): ServedConf {
     const overlay = Object.fromEntries(Object.entries(daemon).filter(([key]) => !DAEMON_ONLY_KEYS.has(key) && !(mode === 'auto' && key === 'readinessindicatorfile')));
     const extra: Record<string, unknown> = {};
     for (const key of GENERATED_CONF_KEYS) if (daemon[key] !== undefined) extra[key] = daemon[key];
-    extra[socketKeyFor(type)] = socketDir;
+    // A nicplex conf always names its socket. A multus-shim conf names it only when the daemon config
+    // sets daemonSocketDir, as Multus does: socketDir is the daemon's view (`/host/run/multus/` in
+    // Multus's reference DaemonSet), and the shim on the host uses its default /run/multus/.
+    if (type !== 'multus-shim') extra[socketKeyFor(type)] = socketDir;
     const cniVersion = typeof daemon['cniVersion'] === 'string' && daemon['cniVersion'] !== '' ? daemon['cniVersion'] : '1.0.0';
     const fileName = '00-multus.conf';
     const build = mode === 'auto'
@@ -138,9 +141,11 @@ export function servedConf(args: AgentArgs): ServedConf {
 export async function runAgent(args: AgentArgs): Promise<number> {
   const pino: PinoLogger = createPino({ level: args['log-level'], component: 'nicplex-agent' });
   const log = loggerFromPino(pino);
+  // Kept for the whole run: a second SIGTERM (the kubelet's, after a preStop hook sent the first)
+  // must not kill the drain that the first one started.
   const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
+    process.on('SIGTERM', () => resolve('SIGTERM'));
+    process.on('SIGINT', () => resolve('SIGINT'));
   });
   let reloadOnHup: () => void = () => undefined;
   process.on('SIGHUP', () => reloadOnHup());

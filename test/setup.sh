@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # Debian packages per purpose; each tier's requirements check says which one it lacks.
 base_packages=(ca-certificates iproute2 python3 make g++ util-linux pci.ids)
 integration_packages=(containernetworking-plugins)
-e2e_packages=(containerd runc podman crun conmon catatonit uidmap slirp4netns fuse-overlayfs busybox-static tar)
+e2e_packages=(containerd runc podman crun conmon catatonit uidmap slirp4netns fuse-overlayfs busybox-static tar mmdebstrap binutils curl)
 lab_packages=(qemu-system-x86 busybox-static cpio xz-utils zstd kmod gcc make binutils libc6-dev libelf1)
 fuzz_packages=(clang libclang-rt-14-dev)
 

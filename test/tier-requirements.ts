@@ -35,7 +35,8 @@ export const tierRequirements: Record<TierName, () => Promise<string | null>> = 
   reliability: async () => tierRequirements.integration(),
   e2e: async () => {
     if (!isRoot()) return 'needs root (containerd and podman)';
-    for (const tool of ['containerd', 'containerd-shim-runc-v2', 'ctr', 'runc', 'podman', 'conmon', 'nsenter', 'tar']) {
+    // mmdebstrap, strip and curl: deploy/build-image.sh, which the image test runs.
+    for (const tool of ['containerd', 'containerd-shim-runc-v2', 'ctr', 'runc', 'podman', 'conmon', 'nsenter', 'tar', 'mmdebstrap', 'strip', 'curl']) {
       if (!commandExists(tool)) return `needs ${tool} (installed by test/setup.sh with apt)`;
     }
     if (!existsSync('/usr/lib/cni/bridge') || !existsSync('/usr/lib/cni/macvlan') || !existsSync('/usr/lib/cni/loopback')) {

@@ -1,13 +1,13 @@
 // Small typed helpers over @grpc/grpc-js for unix-socket servers and unary calls; shared by the
 // device plugin and the kubelet stand-in so both sides use the sockets the same way.
 import * as grpc from '@grpc/grpc-js';
-import { unlink } from 'node:fs/promises';
+import { chmod, unlink } from 'node:fs/promises';
 
 export function unixTarget(socketPath: string): string {
   return `unix:${socketPath}`;
 }
 
-/** Removes a stale socket file (a listener cannot bind over one) and binds `server` to `socketPath`. */
+/** Removes a stale socket file (a listener cannot bind over one) and binds `server` to `socketPath`, mode 0600. */
 export async function bindUnix(server: grpc.Server, socketPath: string): Promise<void> {
   await unlink(socketPath).catch((error: NodeJS.ErrnoException) => {
     if (error.code !== 'ENOENT') throw error;
@@ -15,6 +15,8 @@ export async function bindUnix(server: grpc.Server, socketPath: string): Promise
   await new Promise<void>((resolve, reject) => {
     server.bindAsync(unixTarget(socketPath), grpc.ServerCredentials.createInsecure(), (error) => (error ? reject(error) : resolve()));
   });
+  // Only the kubelet (root) talks to it; the umask would leave it readable by everyone.
+  await chmod(socketPath, 0o600);
 }
 
 /** Stops a server at once: open streams are cancelled, so the peer sees the disconnect immediately. */

@@ -10,6 +10,7 @@ import { runTwoNetworkPod } from './harness/containerd-nicplex-scenario.js';
 import { fakeApiServerForNode } from './harness/netns-port-bridge.js';
 import { startNodeAgent } from './harness/nicplex-agent.js';
 import { clusterDelegate, networksAnnotation, nicplexConf, nicplexLayout, subnetsFor, testMac } from './harness/nicplex-networks.js';
+import { distinctCalls } from '../helpers/rbac.js';
 
 const subnets = subnetsFor(86);
 
@@ -41,4 +42,5 @@ t.test('containerd → shim → nicplex agent (Kubernetes mode, informer caches)
     },
   });
   t.notMatch(agent.stderr(), /"level":50/, 'the agent logged no error');
+  t.same(apiServer.denied, [], `deploy/rbac.yaml allows every call the agent made: ${distinctCalls(apiServer.requests).join(', ')}`);
 });

@@ -11,6 +11,7 @@ import { runTwoNetworkPod } from './harness/containerd-nicplex-scenario.js';
 import { fakeApiServerForNode } from './harness/netns-port-bridge.js';
 import { ipv4Addresses } from './harness/node-netns.js';
 import { clusterDelegate, networksAnnotation, nicplexConf, nicplexLayout, subnetsFor, testMac } from './harness/nicplex-networks.js';
+import { distinctCalls } from '../helpers/rbac.js';
 
 const subnets = subnetsFor(84);
 const networkStatusAnnotation = 'k8s.v1.cni.cncf.io/network-status';
@@ -86,4 +87,7 @@ t.test('containerd + nicplex (Kubernetes mode): pod and NAD from the API server'
       },
     });
   });
+
+  // Thin mode makes a subset of the agent's calls: the same ClusterRole serves its kubeconfig's identity.
+  t.same(apiServer.denied, [], `deploy/rbac.yaml allows every call thin mode made: ${distinctCalls(apiServer.requests).join(', ')}`);
 });

@@ -51,7 +51,11 @@ export class AgentProcess {
     // A SIGKILLed predecessor leaves its socket file behind: wait for one that accepts a connection.
     const deadline = Date.now() + timeoutMs;
     while (!(await accepts(socketPath))) {
-      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the agent did not listen on ${socketPath}; stderr:\n${agent.stderr()}`);
+      if (child.exitCode !== null || Date.now() > deadline) {
+        // A slow start must not leave the agent running after the test that gave up on it.
+        if (child.exitCode === null) child.kill('SIGKILL');
+        throw new Error(`the agent did not listen on ${socketPath} within 15 s; stderr:\n${agent.stderr()}`);
+      }
       await sleep(25);
     }
     return agent;

@@ -8,10 +8,13 @@
 // Fault injection: `fault` makes every request (watches too) slow, fail with a status (500, 429 with
 // Retry-After) or have its connection reset; `pause()`/`resume()` take the server down (connections refused)
 // and bring it back on the same port and socket.
+// With `rbac` set (deploy/rbac.yaml's ClusterRole: agentRbacRules()), a request its rules do not allow
+// is answered 403 as the API server would, and kept in `denied`.
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { allowingRule, describeRequest, requestAttributes, type PolicyRule } from './rbac.js';
 
 export interface FakePod { namespace: string; name: string; uid: string; annotations: Record<string, string> }
 export interface FakeNad { namespace: string; name: string; config?: string; annotations?: Record<string, string> }
@@ -20,7 +23,9 @@ export interface FakeAllocation { request: string; driver: string; pool: string;
 export interface FakeSliceDevice { name: string; attributes?: Record<string, string> }
 export interface FakeApiError { code: number; reason: string; message: string }
 export type ApiFault = { kind: 'none' } | { kind: 'slow'; ms: number } | { kind: 'status'; code: number } | { kind: 'reset' };
-export interface RecordedRequest { method: string; path: string; contentType?: string; body?: unknown }
+/** `url` is the path with its query (field selectors, watch). */
+export interface RecordedRequest { method: string; path: string; url: string; contentType?: string; body?: unknown }
+export interface DeniedRequest { method: string; url: string; reason: string }
 
 type Json = Record<string, unknown>;
 
@@ -48,6 +53,9 @@ export class FakeApiServer {
   /** While set, every request to that resource answers this Status (e.g. 403 for missing RBAC). */
   readonly draErrors = new Map<'resourceclaims' | 'resourceslices', FakeApiError>();
   readonly requests: RecordedRequest[] = [];
+  /** The service account's rules; undefined = allow everything. */
+  rbac: PolicyRule[] | undefined;
+  readonly denied: DeniedRequest[] = [];
   readonly events: Json[] = [];
   /** GETs of these pods answer 404 this many more times before the pod shows up (informer lag). */
   readonly podNotFoundBudget = new Map<string, number>();
@@ -253,7 +261,8 @@ export class FakeApiServer {
       try { body = JSON.parse(Buffer.concat(chunks).toString('utf8')); } catch { body = Buffer.concat(chunks).toString('utf8'); }
     }
     const contentType = request.headers['content-type'];
-    this.requests.push({ method, path, ...(contentType ? { contentType } : {}), ...(body !== undefined ? { body } : {}) });
+    const url = request.url ?? '';
+    this.requests.push({ method, path, url, ...(contentType ? { contentType } : {}), ...(body !== undefined ? { body } : {}) });
     const fault = this.fault;
     if (fault.kind === 'reset') return void request.socket.destroy();
     if (fault.kind === 'status') {
@@ -263,6 +272,19 @@ export class FakeApiServer {
     if (fault.kind === 'slow') {
       await new Promise((resolve) => setTimeout(resolve, fault.ms));
       if (response.destroyed) return;
+    }
+    if (this.rbac) {
+      let reason: string | undefined;
+      try {
+        const attributes = requestAttributes(method, url);
+        if (!allowingRule(this.rbac, attributes)) reason = `no rule allows ${describeRequest(attributes)}`;
+      } catch (error) {
+        reason = (error as Error).message;
+      }
+      if (reason !== undefined) {
+        this.denied.push({ method, url, reason });
+        return this.send(response, 403, status(403, 'Forbidden', `${method} ${url} is forbidden: User "system:serviceaccount:kube-system:nicplex": ${reason}`));
+      }
     }
     for (const [key, remaining] of this.failures) {
       if (remaining > 0 && path.includes(key)) {

@@ -2,7 +2,7 @@
 // sysfs), /readyz waits for its registration, pool sizes and registrations are exported, and standalone
 // CNI pools named "discovered" hand out the device plugin's own VFs by resource name.
 import t from 'tap';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CniLab, cniEnv } from '../helpers/cni-lab.js';
 import { AgentProcess, runShim } from '../helpers/agent-harness.js';
@@ -49,6 +49,13 @@ t.test('device plugin in the agent: readiness, pool metrics, discovered standalo
   const deadline = Date.now() + 10_000;
   while ((await get('/readyz')).status !== 200 && Date.now() < deadline) await sleep(100);
   t.equal((await get('/readyz')).status, 200, 'ready once registered');
+  // Only root (the kubelet, the shim as the runtime runs it) may talk to the agent's sockets.
+  const poolSockets = readdirSync(dpDir).filter((name) => name !== 'kubelet.sock' && statSync(join(dpDir, name)).isSocket());
+  t.ok(poolSockets.length > 0, `the pool's device-plugin socket is in ${dpDir}`);
+  for (const path of [...poolSockets.map((name) => join(dpDir, name)), join(socketDir, 'nicplex.sock')]) {
+    const { mode, uid } = statSync(path);
+    t.same({ mode: (mode & 0o777).toString(8), uid }, { mode: '600', uid: 0 }, `${path} is 0600, owned by root`);
+  }
   const metrics = (await get('/metrics')).text;
   t.match(metrics, /^nicplex_device_pool_devices\{resource="intel.com\/e810",state="total"\} 4$/m, 'pool size exported');
   t.match(metrics, /^nicplex_device_pool_devices\{resource="intel.com\/e810",state="healthy"\} 4$/m, 'healthy devices exported');

@@ -43,7 +43,7 @@ t.test('Multus daemon-config.json unchanged: 00-multus.conf generated from the p
   // The reference ConfigMap's keys, with paths inside the lab.
   writeFileSync(daemonConfig, JSON.stringify({
     chrootDir: '/hostroot', cniVersion: '0.3.1', logLevel: 'verbose', logToStderr: true, cniConfigDir: confDir,
-    multusAutoconfigDir: confDir, multusConfigFile: 'auto', socketDir, cniDir: cacheDir, binDir: REFERENCE_PLUGIN_DIR,
+    multusAutoconfigDir: confDir, multusConfigFile: 'auto', socketDir, daemonSocketDir: socketDir, cniDir: cacheDir, binDir: REFERENCE_PLUGIN_DIR,
   }));
   const agent = await AgentProcess.start(lab, ['--multus-daemon-config', daemonConfig, '--cni-bin-dir', binDir, '--cleanup-config-on-exit'], join(socketDir, 'multus.sock'));
   t.teardown(() => agent.stop('SIGKILL'));

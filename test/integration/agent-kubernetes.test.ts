@@ -5,10 +5,14 @@ import t from 'tap';
 import { join } from 'node:path';
 import { CniLab, cniEnv } from '../helpers/cni-lab.js';
 import { AgentProcess, runShim } from '../helpers/agent-harness.js';
+import { agentRbacRules } from '../helpers/deploy-manifests.js';
 import { FakeApiServer } from '../helpers/fake-apiserver.js';
+import { distinctCalls } from '../helpers/rbac.js';
 
 const lab = new CniLab('ak');
 const api = new FakeApiServer();
+// As the cluster would: only what deploy/rbac.yaml grants the agent's service account.
+api.rbac = agentRbacRules();
 t.teardown(async () => {
   await api.stop();
   lab.cleanup();
@@ -77,4 +81,5 @@ t.test('informer caches, readiness and metrics', async (t) => {
   t.equal(metricValue(metrics, 'nicplex_errors_total', 'kind="not_available"'), 1, 'the unready STATUS counted as an error');
   const { code } = await running.stop('SIGTERM');
   t.equal(code, 0);
+  t.same(api.denied, [], `deploy/rbac.yaml allows every call the agent made: ${distinctCalls(api.requests).join(', ')}`);
 });

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
+import { agentRbacRules } from '../../helpers/deploy-manifests.js';
 import { FakeApiServer } from '../../helpers/fake-apiserver.js';
 import type { NodeNetns } from './node-netns.js';
 
@@ -49,10 +50,13 @@ export async function forwardNetnsPortToUnixSocket(node: NodeNetns, port: number
 /**
  * A fake API server for the runtimes in the node netns: started, listening on `<workDir>/apiserver.sock`,
  * forwarded to 127.0.0.1:PORT inside the node, with a kubeconfig naming that address at
- * `<workDir>/kubeconfig`. Both are stopped when the test ends.
+ * `<workDir>/kubeconfig`. Both are stopped when the test ends. It answers 403 to any call deploy/rbac.yaml
+ * does not allow (kept in `apiServer.denied`).
  */
 export async function fakeApiServerForNode(t: Test, node: NodeNetns, workDir: string): Promise<{ apiServer: FakeApiServer; kubeconfig: string }> {
   const apiServer = new FakeApiServer();
+  // As the cluster would: only what deploy/rbac.yaml grants the agent's service account.
+  apiServer.rbac = agentRbacRules();
   await apiServer.start();
   t.teardown(() => apiServer.stop());
   const apiSocket = join(workDir, 'apiserver.sock');

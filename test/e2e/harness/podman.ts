@@ -16,6 +16,9 @@ export interface PodmanOptions {
 }
 
 export interface PodmanInstance {
+  /** What every call passes (private storage) and its environment (CONTAINERS_CONF), for tools that run podman themselves. */
+  globalFlags: string[];
+  env: NodeJS.ProcessEnv;
   /** Runs `podman <args>` in the node netns; throws on a non-zero exit unless allowFailure. */
   podman(args: string[], options?: { allowFailure?: boolean; timeoutMs?: number }): Promise<RunResult>;
   importImage(rootfsTar: string, imageRef: string): Promise<void>;
@@ -55,6 +58,8 @@ export async function preparePodman(options: PodmanOptions): Promise<PodmanInsta
     });
 
   return {
+    globalFlags,
+    env,
     podman,
     importImage: async (rootfsTar, imageRef) => {
       await podman(['import', '--change', 'CMD ["/bin/sh"]', rootfsTar, imageRef]);
