@@ -14,13 +14,14 @@ async function main(): Promise<void> {
     process.exitCode = await runCniEntry(process.argv[2] === 'cni' ? process.argv.slice(3) : process.argv.slice(2));
     return;
   }
-  const [{ default: yargs }, { hideBin }, { discoverCommand }, { devicepluginCommand }, { cniCommand }, { agentCommand }] = await Promise.all([
+  const [{ default: yargs }, { hideBin }, { discoverCommand }, { devicepluginCommand }, { cniCommand }, { agentCommand }, { reconcileCommand }] = await Promise.all([
     import('yargs'),
     import('yargs/helpers'),
     import('../deviceplugin/discover-cli.js'),
     import('../deviceplugin/server-cli.js'),
     import('../cni/cli.js'),
     import('./agent-cli.js'),
+    import('../cni/reconcile-command.js'),
   ]);
   await yargs(hideBin(process.argv))
     .scriptName('nicplex')
@@ -28,6 +29,7 @@ async function main(): Promise<void> {
     .command(devicepluginCommand)
     .command(cniCommand)
     .command(agentCommand)
+    .command(reconcileCommand)
     .demandCommand(1, 'Name a command; `nicplex --help` lists them.')
     .strict()
     .help()
