@@ -194,7 +194,11 @@ async function locateForDel(request: DelegateRequest, state: HostDeviceState | u
     if (link) return { link, netns: request.invocation.netns };
   }
   const released = await host.getLink(ifname, request.services.hostNetns);
-  if (released && released.kind === null && state && (released.alias === state.hostName || (state.mac !== null && released.mac === state.mac))) {
+  if (!released || !state) return undefined;
+  // A hardware netdev with the saved MAC or the alias ADD set; any other kind only by that alias (which
+  // only nicplex writes under a pod ifname), e.g. a device a crashed reconcile or an operator moved back.
+  const byAlias = released.alias === state.hostName && released.name !== state.hostName;
+  if (byAlias || (released.kind === null && (released.alias === state.hostName || (state.mac !== null && released.mac === state.mac)))) {
     return { link: released, netns: undefined };
   }
   return undefined;
