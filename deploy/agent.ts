@@ -257,6 +257,9 @@ export class Agent {
       const outcome = await startupReconcile({
         raw, source: 'the served conf', log: loggerFromPino(this.pino.child({ subsystem: 'reconcile' })), binDirs: [this.args['cni-bin-dir']], services,
         executor: delegateExecutor([conf.binDir], conf.delegateTimeoutSeconds * 1000, this.builtinsFor(conf)),
+        // Nothing is in flight: this agent has not served yet, and only the agent writes these directories
+        // (an ADD killed between its device claim and its cache write left a claim that no one owns).
+        policy: { orphanGraceMs: 0, claimGraceMs: 0 },
       });
       for (const [kind, count] of Object.entries(outcome.found)) if (count > 0) this.metrics.reconcileFound.inc({ kind }, count);
       for (const [kind, count] of Object.entries(outcome.released)) if (count > 0) this.metrics.reconcileReleased.inc({ kind }, count);
