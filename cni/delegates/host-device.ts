@@ -128,10 +128,12 @@ async function add(request: DelegateRequest): Promise<unknown> {
     // Remembered before the first change, so a crash half way still lets DEL put the device back.
     await store.write(moved);
     try {
+      // The alias before the move: whenever the device carries the pod ifname it also carries its host
+      // name, so a DEL after a crash between two steps still recognises it.
       const [, , , , inPod] = await host.run(new HostBatch()
         .setUp(link.name, link.up, request.services.hostNetns, link.up)
+        .setAlias(link.name, link.name, request.services.hostNetns, link.alias ?? '')
         .move(link.name, request.services.hostNetns, netns, { newName: ifname, undo: true })
-        .setAlias(ifname, link.name, netns, link.alias ?? '')
         .setUp(ifname, true, netns, false)
         .getLink(ifname, netns));
       result.interfaces = [{ name: ifname, mac: (inPod as LinkInfo).mac ?? '', sandbox: netns }];
