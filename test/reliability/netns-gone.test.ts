@@ -8,7 +8,7 @@
 // no DEL ever comes, the agent is restarted: its startup reconcile does the releasing.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync, mkdirSync, utimesSync } from 'node:fs';
+import { mkdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sh } from '../helpers/cni-lab.js';
 import { ReliabilityNode } from '../helpers/reliability-node.js';
@@ -81,6 +81,9 @@ t.test('netns gone and no DEL: the restarted agent\'s reconcile releases the dev
   utimesSync(join(node.allocationDir, 'example.com_pool', 'pdev1'), old, old);
   const port = 19_000 + (process.pid % 1000);
   agent = await node.startAgent(['--metrics-address', `127.0.0.1:${port}`]);
+  // The killed agent left its socket file behind; the restarted one's replacement is private again.
+  const socket = statSync(node.socketPath);
+  t.same({ mode: socket.mode & 0o777, uid: socket.uid, dir: statSync(node.socketDir).mode & 0o777 }, { mode: 0o600, uid: 0, dir: 0o700 }, 'after a kill -9 and restart the socket is 0600 root in a 0700 dir');
   const summary = /reconcile: released \(released\/found\) ([^"]*)/.exec(agent.stderr())?.[1];
   t.comment(`reconcile log: ${summary ?? agent.stderr()}`);
   t.match(summary, /staleAttachment 1\/1/, 'the stale attachment is released');
