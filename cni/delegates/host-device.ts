@@ -206,6 +206,16 @@ async function locateForDel(request: DelegateRequest, state: HostDeviceState | u
   return undefined;
 }
 
+/** ADD stopped after it set the alias and before the move: the device is home under its name, only its alias differs. */
+async function restoreAliasAtHome(request: DelegateRequest, state: HostDeviceState): Promise<void> {
+  const hostNs = request.services.hostNetns;
+  const home = await request.services.host.getLink(state.hostName, hostNs);
+  if (!home || (home.alias ?? '') === (state.alias ?? '')) return;
+  await request.services.host.run(new HostBatch().setAlias(state.hostName, state.alias ?? '', hostNs)).catch((error: unknown) => {
+    throw hostError(request, `failed to restore the alias of ${state.hostName}`, error, 'DEL can be retried; the state is kept');
+  });
+}
+
 async function del(request: DelegateRequest): Promise<void> {
   const store = new AttachmentState<HostDeviceState>(request);
   const state = await store.read();
@@ -217,6 +227,7 @@ async function del(request: DelegateRequest): Promise<void> {
     return;
   }
   const found = await locateForDel(request, state);
+  if (!found && state) await restoreAliasAtHome(request, state);
   if (found) {
     const hostName = state?.hostName || found.link.alias || undefined;
     if (!hostName) {

@@ -66,6 +66,9 @@ export class ReliabilityNode {
     nads.push(this.nad('pooled', { type: 'macvlan', master: 'mvm0', mode: 'bridge', ipam: this.ipam('10.232.2.0/24') }, POOL_RESOURCE));
     for (const [index, nad] of nads.entries()) writeFileSync(join(this.nadDir, `nad${index}.json`), JSON.stringify(nad));
     writeFileSync(this.confPath, JSON.stringify(this.conf()));
+    // A test killed on its timeout runs no teardown: its agents and namespaces must not outlive it.
+    process.once('exit', () => this.cleanup());
+    process.once('SIGTERM', () => process.exit(143));
   }
 
   private ipam(subnet: string) {
@@ -172,8 +175,15 @@ export class ReliabilityNode {
     return owners;
   }
 
+  private cleaned = false;
+
+  /** Kills the agents this node started (by pid) and removes its namespaces and files; runs once. */
   cleanup(): void {
-    for (const agent of this.agents) void agent.stop('SIGKILL');
+    if (this.cleaned) return;
+    this.cleaned = true;
+    for (const agent of this.agents) {
+      try { process.kill(agent.pid, 'SIGKILL'); } catch { /* already gone */ }
+    }
     this.lab.cleanup();
   }
 }

@@ -8,12 +8,13 @@
 // no DEL ever comes, the agent is restarted: its startup reconcile does the releasing.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sh } from '../helpers/cni-lab.js';
+import { REFERENCE_PLUGIN_DIR, sh } from '../helpers/cni-lab.js';
+import { runShim } from '../helpers/agent-harness.js';
 import { ReliabilityNode } from '../helpers/reliability-node.js';
 
-const node = new ReliabilityNode('ng', { hostDevices: 3, poolDevices: 2 });
+const node = new ReliabilityNode('ng', { hostDevices: 4, poolDevices: 2 });
 t.teardown(() => node.cleanup());
 
 const hostDevice = (name: string) => node.nodeLinks().find((link) => link.name === name);
@@ -103,4 +104,26 @@ t.test('netns gone and no DEL: the restarted agent\'s reconcile releases the dev
   const dels = [await node.shim('DEL', 'ngrecon', pod.path, 'hd2,pooled'), await node.shim('DEL', 'ngrecon', pod.path, 'hd2,pooled')];
   t.same(dels.map((del) => del.exitCode), [0, 0], 'the runtime\'s late DELs still succeed');
   t.same(node.podFiles(), [], 'and change nothing');
+});
+
+t.test('GC (CNI 1.1): a host-device whose cache entry was lost is returned from the delegate\'s own state', async (t) => {
+  const agent = await node.startAgent();
+  t.teardown(() => agent.stop('SIGKILL'));
+  const before = node.nodeLinks();
+  const original = hostDevice('hd3')!;
+  const pod = node.lab.containerNetns('d');
+  const add = await node.shim('ADD', 'nggc', pod.path, 'hd3');
+  t.equal(add.exitCode, 0, add.stdout + agent.stderr());
+  // The meta-plugin's cache is gone (a DEL that failed half way removed it); the host-device state is not.
+  rmSync(join(node.cacheDir, 'nggc'));
+  returnAsKernelWould(pod.name, 'net1');
+  spawnSync('ip', ['netns', 'del', pod.name]);
+  t.same(node.delegateStates(), ['host-device/nggc-net1.json'], 'only the delegate state knows the device');
+  const gc = await runShim({ CNI_COMMAND: 'GC', CNI_PATH: REFERENCE_PLUGIN_DIR }, node.conf({ cniVersion: '1.1.0', 'cni.dev/valid-attachments': [] }));
+  t.equal(gc.exitCode, 0, gc.stdout + agent.stderr());
+  const restored = hostDevice('hd3');
+  t.same(restored && { mac: restored.mac, mtu: restored.mtu }, { mac: original.mac, mtu: original.mtu }, 'hd3 is back under its name with its MAC and MTU');
+  t.same(node.delegateStates(), [], 'the delegate state is released');
+  t.same(node.nodeLinks().map((link) => link.name), before.map((link) => link.name), 'the node has exactly the links it had');
+  t.comment(`GC: hd3 returned from host-device state as ${restored?.name} ${restored?.mac} mtu ${restored?.mtu} in ${gc.ms.toFixed(0)} ms`);
 });
