@@ -17,6 +17,10 @@ export interface NodeOptions {
   hostDevices: number;
   /** Device IDs of the standalone pool behind the NAD "pooled" (a macvlan with a resourceName). */
   poolDevices: number;
+  /** The cluster network's plugin on the master mvm0: macvlan (exec'd, default) or the built-in ipvlan. */
+  clusterType?: 'macvlan' | 'ipvlan';
+  /** Whether the host-device NADs get a host-local lease (default true). */
+  hostDeviceIpam?: boolean;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -39,6 +43,7 @@ export class ReliabilityNode {
   readonly hostDevices: string[];
   readonly poolDevices: string[];
   private readonly agents: AgentProcess[] = [];
+  private readonly clusterPlugin: Record<string, unknown>;
 
   constructor(tag: string, options: NodeOptions) {
     this.lab = new CniLab(tag);
@@ -54,6 +59,10 @@ export class ReliabilityNode {
     this.confPath = join(dir, '00-nicplex.conf');
     mkdirSync(this.nadDir, { recursive: true });
     this.lab.hostVeth('mvm0', 'mvm0p');
+    const clusterIpam = { type: 'host-local', dataDir: this.ipamDir, subnet: '10.233.0.0/16' };
+    this.clusterPlugin = options.clusterType === 'ipvlan'
+      ? { type: 'ipvlan', master: 'mvm0', mode: 'l2', ipam: clusterIpam }
+      : { type: 'macvlan', master: 'mvm0', mode: 'bridge', ipam: clusterIpam };
     this.hostDevices = Array.from({ length: options.hostDevices }, (_, index) => `hd${index}`);
     this.poolDevices = Array.from({ length: options.poolDevices }, (_, index) => `pdev${index}`);
     const nads: unknown[] = [];
@@ -61,7 +70,7 @@ export class ReliabilityNode {
       this.lab.hostVeth(device, `${device}p`);
       // A recognisable MAC and MTU, so "back with its attributes" means something.
       sh('ip', ['-n', this.lab.hostNs, 'link', 'set', device, 'address', `02:5e:00:00:01:${index.toString(16).padStart(2, '0')}`, 'mtu', String(1400 + index)]);
-      nads.push(this.nad(device, { type: 'host-device', device, ipam: this.ipam(`10.232.${100 + index}.0/24`) }));
+      nads.push(this.nad(device, { type: 'host-device', device, ...(options.hostDeviceIpam ?? true ? { ipam: this.ipam(`10.232.${100 + index}.0/24`) } : {}) }));
     }
     nads.push(this.nad('pooled', { type: 'macvlan', master: 'mvm0', mode: 'bridge', ipam: this.ipam('10.232.2.0/24') }, POOL_RESOURCE));
     for (const [index, nad] of nads.entries()) writeFileSync(join(this.nadDir, `nad${index}.json`), JSON.stringify(nad));
@@ -89,7 +98,7 @@ export class ReliabilityNode {
       cniVersion: '1.0.0', name: 'nicplex', type: 'nicplex', binDir: REFERENCE_PLUGIN_DIR, socketDir: this.socketDir,
       cniDir: this.cacheDir, delegateStateDir: this.stateDir, cniDeviceInfoDir: this.devinfoDir, agentWaitSeconds: 1, agentTimeoutSeconds: 60,
       standalone: { nadDir: this.nadDir, allocationDir: this.allocationDir, devicePools: { [POOL_RESOURCE]: this.poolDevices } },
-      delegates: [{ cniVersion: '1.0.0', name: 'cluster', plugins: [{ type: 'macvlan', master: 'mvm0', mode: 'bridge', ipam: { type: 'host-local', dataDir: this.ipamDir, subnet: '10.233.0.0/16' } }] }],
+      delegates: [{ cniVersion: '1.0.0', name: 'cluster', plugins: [this.clusterPlugin] }],
       ...extra,
     };
   }
