@@ -13,7 +13,8 @@ nadDir; a runtime selects networks (same syntax as the annotation, comma or JSON
   2. CNI_ARGS NICPLEX_NETWORKS=ns/nad@ifname,other  (podman: CNI_ARGS=... podman run ...),
   3. the pod annotation through the io.kubernetes.cri.pod-annotations capability (containerd CRI),
   4. else the config's defaultNetworks only.
-Devices of a NAD's k8s.v1.cni.cncf.io/resourceName come from devicePools, one O_EXCL file per device.`;
+Devices of a NAD's k8s.v1.cni.cncf.io/resourceName come from devicePools, one claim file per device (created
+atomically with its owner). "nicplex reconcile" releases what crashed or never-deleted containers left behind.`;
 
 export const cniCommand: CommandModule = {
   command: 'cni',

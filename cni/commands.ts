@@ -473,6 +473,18 @@ export async function cmdGc(deps: CommandDeps, stdin: JsonObject): Promise<void>
       await releaseStandaloneDevices(conf.standalone, allocation.containerId, new Map([[allocation.resourceName, [allocation.deviceId]]]));
     }
   }
+  // The built-in delegates' own state of attachments no cache knows any more (a DEL that failed half way,
+  // a cache lost): their DEL puts the device back from it. Also claims without an owner and dead writers' temp files.
+  try {
+    const { DEFAULT_POLICY, reconcileOnce } = await import('./reconcile.js');
+    const outcome = await reconcileOnce(conf, { log, executor: deps.executor, delCached: async () => undefined }, {
+      policy: { ...DEFAULT_POLICY, live: (cache) => validContainers.has(cache.containerId), keep: (containerId) => validContainers.has(containerId) },
+      only: ['orphanDelegateState', 'malformedAllocation', 'staleTempFile'],
+    });
+    failures.push(...outcome.failures.map((failure) => `GC: ${failure}`));
+  } catch (error) {
+    failures.push(`GC of the built-in delegates' state: ${(error as Error).message}`);
+  }
   // Forward GC to each network list once, with the attachments that belong to it (libcni semantics).
   const networks = new Map<string, { attachment: PlannedAttachment; valid: Attachment[] }>();
   for (const plan of keptPlans) {

@@ -1,8 +1,9 @@
 // Standalone mode (no Kubernetes): NADs are manifest files in a directory, the "pod" is what the runtime
 // tells us (CNI args, annotations it forwards), and devices come from pools the agent hands out itself.
-import { closeSync, openSync, readFileSync, readdirSync, writeSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { mkdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createFileExclusive } from '../config/atomic-file.js';
 import { isJsonObject as isObject } from '../config/cni-json.js';
 import type { StandaloneConf } from '../config/multus-config.js';
 import { RESOURCE_NAME_ANNOTATION } from './annotation.js';
@@ -95,10 +96,12 @@ export function createStandaloneApi(conf: StandaloneConf, pod: PodInfo, log: Log
 }
 
 // ---- device pools ---------------------------------------------------------------------------------
-// One file per allocated device, created with O_EXCL (atomic on every local filesystem, no flock needed):
-// `<allocationDir>/<resource with "/" as "_">/<deviceID>` holding the owning container ID.
+// One file per allocated device, `<allocationDir>/<resource with "/" as "_">/<deviceID>`, holding the
+// owning container ID. The claim is atomic and exclusive without a flock: the owner is written to a temp
+// file which is then hard-linked to the claim name (link() fails with EEXIST when the device is taken),
+// so a claim never exists without its owner and a crash leaves only a temp file that reconcile removes.
 
-function resourceDir(allocationDir: string, resourceName: string): string {
+export function resourceDir(allocationDir: string, resourceName: string): string {
   return join(allocationDir, resourceName.replace(/\//g, '_'));
 }
 
@@ -115,15 +118,11 @@ export async function allocateStandaloneDevices(conf: StandaloneConf, containerI
       for (const deviceId of pool) {
         if (mine.length === count) break;
         const path = join(dir, deviceId);
-        try {
-          const fd = openSync(path, 'wx', 0o600);
-          writeSync(fd, containerId);
-          closeSync(fd);
+        if (await createFileExclusive(path, containerId, { mode: 0o600 })) {
           mine.push(deviceId);
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        } else if ((await readFile(path, 'utf8').catch(() => '')) === containerId) {
           // Same container again (a retried ADD): the device is already ours.
-          if ((await readFile(path, 'utf8').catch(() => '')) === containerId) mine.push(deviceId);
+          mine.push(deviceId);
         }
       }
       if (mine.length < count) {
@@ -157,6 +156,7 @@ export function listStandaloneAllocations(conf: StandaloneConf): Array<{ resourc
     let names: string[] = [];
     try { names = readdirSync(dir); } catch { continue; }
     for (const deviceId of names) {
+      if (deviceId.startsWith('.')) continue; // a claim's temp file, not a claim
       try { out.push({ resourceName, deviceId, containerId: readFileSync(join(dir, deviceId), 'utf8') }); } catch { /* raced with a release */ }
     }
   }

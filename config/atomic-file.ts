@@ -2,7 +2,7 @@
 // must never be seen half-written: write a temp file in the same directory, fsync, rename over.
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { link, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /** Longest file name Linux filesystems take (NAME_MAX), in bytes. */
@@ -17,6 +17,39 @@ function tempPathFor(path: string): string {
   let name = basename(path);
   while (name.length > 0 && Buffer.byteLength(`.${name}${suffix}`) > NAME_MAX) name = name.slice(0, -1);
   return join(dirname(path), `.${name}${suffix}`);
+}
+
+/** The temp files `tempPathFor` names: `.<name>.<writer pid>.<8 hex>.tmp` (a kill mid-write leaves one). */
+export const TEMP_FILE_PATTERN = /^\.(.+)\.(\d+)\.([0-9a-f]{8})\.tmp$/;
+
+/** The target name and writer pid of a temp file name, or undefined when `name` is not one. */
+export function parseTempFileName(name: string): { target: string; pid: number } | undefined {
+  const match = TEMP_FILE_PATTERN.exec(name);
+  return match ? { target: match[1]!, pid: Number(match[2]) } : undefined;
+}
+
+/**
+ * Creates `path` holding `data` only if it does not exist yet, atomically: the file appears with its
+ * content or not at all (a temp file is written and fsynced, then hard-linked to `path`; link() fails
+ * with EEXIST when someone else holds the name). Resolves true when this call created it, false when
+ * `path` already existed. A kill between the write and the link leaves only a temp file.
+ */
+export async function createFileExclusive(path: string, data: string | Buffer, options: { mode?: number } = {}): Promise<boolean> {
+  const temp = tempPathFor(path);
+  const handle = await open(temp, 'wx', options.mode ?? 0o644);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+    await handle.close();
+    await link(temp, path);
+    return true;
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  } finally {
+    await unlink(temp).catch(() => undefined);
+  }
 }
 
 /** Atomically replaces `path` with `data`. Creates the parent directory when `createDir` is set. */

@@ -28,6 +28,8 @@ export class AgentMetrics {
   readonly requestDuration: Histogram<'command' | 'result'>;
   readonly delegateDuration: Histogram<'delegate' | 'command' | 'result'>;
   readonly errors: Counter<'kind'>;
+  readonly reconcileFound: Counter<'kind'>;
+  readonly reconcileReleased: Counter<'kind'>;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -40,6 +42,11 @@ export class AgentMetrics {
       name: 'nicplex_cni_delegate_duration_seconds', help: 'Delegate plugin calls, by plugin type, command and result',
       labelNames: ['delegate', 'command', 'result'], buckets: LATENCY_BUCKETS, registers,
     });
+    this.reconcileFound = new Counter({
+      name: 'nicplex_reconcile_found_total', help: 'Leftovers startup reconcile found, by kind (staleAttachment, displacedLink, orphanDelegateState, orphanAllocation, malformedAllocation, staleTempFile)',
+      labelNames: ['kind'], registers,
+    });
+    this.reconcileReleased = new Counter({ name: 'nicplex_reconcile_released_total', help: 'Leftovers startup reconcile released, by kind', labelNames: ['kind'], registers });
     this.errors = new Counter({ name: 'nicplex_errors_total', help: 'Failed CNI requests and delegate calls, by CNI error kind', labelNames: ['kind'], registers });
     new Gauge({ name: 'nicplex_cni_requests_queued', help: 'CNI requests waiting for their container or for a free slot', registers, collect() { this.set(sources.queued()); } });
     new Gauge({ name: 'nicplex_cni_requests_in_flight', help: 'CNI requests running now', registers, collect() { this.set(sources.inFlight()); } });

@@ -47,6 +47,8 @@ export interface ServedConf {
   install?: { confDir: string; fileName: string; build(): Record<string, unknown> | undefined; watchDirs: string[]; readinessIndicatorFile?: string | undefined };
   overlay: Record<string, unknown>;
   warnings: string[];
+  /** The conf requests will carry (before the overlay), for startup reconcile; undefined: not known until a request comes. */
+  requestConf?: () => Record<string, unknown> | undefined;
 }
 
 function readJsonObject(path: string, what: string): Record<string, unknown> {
@@ -102,7 +104,7 @@ export function servedConf(args: AgentArgs): ServedConf {
       }
       : () => ({ ...readJsonObject(mode, 'multusConfigFile'), [socketKeyFor(type)]: socketDir });
     return {
-      socketDir, socketName: socketNameFor(type), type, overlay, warnings,
+      socketDir, socketName: socketNameFor(type), type, overlay, warnings, requestConf: build,
       install: { confDir, fileName, build, watchDirs: mode === 'auto' ? [autoDir] : [dirname(mode)], readinessIndicatorFile: readiness },
     };
   }
@@ -112,21 +114,19 @@ export function servedConf(args: AgentArgs): ServedConf {
   if (confPath === 'auto') {
     if (!confDir) throw new Error('--cni-conf auto needs --cni-conf-dir (where the primary conf is and where 00-nicplex.conf goes)');
     const fileName = '00-nicplex.conf';
+    const build = () => {
+      const primary = findPrimaryConf(confDir, { ownFile: fileName });
+      return primary ? generateConf(primary, { type: 'nicplex', cniVersion: '1.0.0', name: 'nicplex', extra: { socketDir } }) : undefined;
+    };
     return {
-      socketDir, socketName: 'nicplex.sock', type: 'nicplex', overlay: {}, warnings,
-      install: {
-        confDir, fileName, watchDirs: [confDir],
-        build: () => {
-          const primary = findPrimaryConf(confDir, { ownFile: fileName });
-          return primary ? generateConf(primary, { type: 'nicplex', cniVersion: '1.0.0', name: 'nicplex', extra: { socketDir } }) : undefined;
-        },
-      },
+      socketDir, socketName: 'nicplex.sock', type: 'nicplex', overlay: {}, warnings, requestConf: build,
+      install: { confDir, fileName, watchDirs: [confDir], build },
     };
   }
   if (confPath) {
     const conf = readJsonObject(confPath, '--cni-conf');
     const type = typeof conf['type'] === 'string' && conf['type'] !== '' ? conf['type'] : 'nicplex';
-    const served: ServedConf = { socketDir, socketName: socketNameFor(type), type, overlay: {}, warnings };
+    const served: ServedConf = { socketDir, socketName: socketNameFor(type), type, overlay: {}, warnings, requestConf: () => readJsonObject(confPath, '--cni-conf') };
     if (confDir) {
       served.install = {
         confDir, fileName: basename(confPath), watchDirs: [dirname(confPath)],
@@ -223,6 +223,8 @@ export class Agent {
       pools: () => this.poolSizes(),
       informers: () => Object.fromEntries(this.informers.map((informer) => [informer.name, informer.synced])),
     });
+    // Before the socket opens: no request of this agent can be in flight while the leftovers are released.
+    await this.reconcile();
     const server = new CniServer({
       socketPath: join(served.socketDir, served.socketName),
       maxConcurrent: args['max-concurrent-requests'],
@@ -247,6 +249,46 @@ export class Agent {
     if (args['metrics-address'] !== '') {
       this.metricsServer = await startMetricsServer(args['metrics-address'], this.metrics, { notReadyReason: () => this.notReadyReason() });
       this.log.verbose(`metrics on http://${args['metrics-address']}/metrics`);
+    }
+  }
+
+  /**
+   * Releases what a crash or a missing DEL left behind in the directories of the served conf (caches whose
+   * netns is gone, delegate state and device claims without an owner, temp files of killed writes). Its
+   * failures are logged and counted; they never keep the agent from serving.
+   */
+  private async reconcile(): Promise<void> {
+    let raw: Record<string, unknown> | undefined;
+    try {
+      raw = this.served.requestConf?.();
+    } catch (error) {
+      this.log.warn(`reconcile skipped: cannot read the served conf: ${(error as Error).message}`);
+      return;
+    }
+    if (!raw) {
+      this.log.verbose('reconcile skipped: no conf to serve yet (its directories are not known)');
+      return;
+    }
+    raw = { ...raw, ...this.served.overlay };
+    try {
+      const { startupReconcile } = await import('../cni/reconcile-command.js');
+      const { parseMultusNetConf } = await import('../config/multus-config.js');
+      const conf = parseMultusNetConf(raw, 'the served conf').conf;
+      const call: CniCall = { env: { CNI_COMMAND: 'DEL' }, stdin: '' };
+      const services = this.services(call, () => undefined);
+      const outcome = await startupReconcile({
+        raw, source: 'the served conf', log: loggerFromPino(this.pino.child({ subsystem: 'reconcile' })), binDirs: [this.args['cni-bin-dir']], services,
+        executor: delegateExecutor([conf.binDir], conf.delegateTimeoutSeconds * 1000, this.builtinsFor(conf)),
+        // Nothing is in flight: this agent has not served yet, and only the agent writes these directories
+        // (an ADD killed between its device claim and its cache write left a claim that no one owns).
+        policy: { orphanGraceMs: 0, claimGraceMs: 0 },
+      });
+      for (const [kind, count] of Object.entries(outcome.found)) if (count > 0) this.metrics.reconcileFound.inc({ kind }, count);
+      for (const [kind, count] of Object.entries(outcome.released)) if (count > 0) this.metrics.reconcileReleased.inc({ kind }, count);
+      if (outcome.failures.length > 0) this.metrics.errors.inc({ kind: 'reconcile' }, outcome.failures.length);
+    } catch (error) {
+      this.metrics.errors.inc({ kind: 'reconcile' });
+      this.log.warn(`reconcile failed: ${(error as Error).message}`);
     }
   }
 

@@ -14,7 +14,7 @@ async function main(): Promise<void> {
     process.exitCode = await runCniEntry(process.argv[2] === 'cni' ? process.argv.slice(3) : process.argv.slice(2));
     return;
   }
-  const [{ default: yargs }, { hideBin }, { discoverCommand }, { devicepluginCommand }, { cniCommand }, { agentCommand }, { statusCommand }] = await Promise.all([
+  const [{ default: yargs }, { hideBin }, { discoverCommand }, { devicepluginCommand }, { cniCommand }, { agentCommand }, { statusCommand }, { reconcileCommand }] = await Promise.all([
     import('yargs'),
     import('yargs/helpers'),
     import('../deviceplugin/discover-cli.js'),
@@ -22,6 +22,7 @@ async function main(): Promise<void> {
     import('../cni/cli.js'),
     import('./agent-cli.js'),
     import('./status-cli.js'),
+    import('../cni/reconcile-command.js'),
   ]);
   await yargs(hideBin(process.argv))
     .scriptName('nicplex')
@@ -30,6 +31,7 @@ async function main(): Promise<void> {
     .command(cniCommand)
     .command(agentCommand)
     .command(statusCommand)
+    .command(reconcileCommand)
     .demandCommand(1, 'Name a command; `nicplex --help` lists them.')
     .strict()
     .help()

@@ -128,10 +128,12 @@ async function add(request: DelegateRequest): Promise<unknown> {
     // Remembered before the first change, so a crash half way still lets DEL put the device back.
     await store.write(moved);
     try {
+      // The alias before the move: whenever the device carries the pod ifname it also carries its host
+      // name, so a DEL after a crash between two steps still recognises it.
       const [, , , , inPod] = await host.run(new HostBatch()
         .setUp(link.name, link.up, request.services.hostNetns, link.up)
+        .setAlias(link.name, link.name, request.services.hostNetns, link.alias ?? '')
         .move(link.name, request.services.hostNetns, netns, { newName: ifname, undo: true })
-        .setAlias(ifname, link.name, netns, link.alias ?? '')
         .setUp(ifname, true, netns, false)
         .getLink(ifname, netns));
       result.interfaces = [{ name: ifname, mac: (inPod as LinkInfo).mac ?? '', sandbox: netns }];
@@ -194,10 +196,24 @@ async function locateForDel(request: DelegateRequest, state: HostDeviceState | u
     if (link) return { link, netns: request.invocation.netns };
   }
   const released = await host.getLink(ifname, request.services.hostNetns);
-  if (released && released.kind === null && state && (released.alias === state.hostName || (state.mac !== null && released.mac === state.mac))) {
+  if (!released || !state) return undefined;
+  // A hardware netdev with the saved MAC or the alias ADD set; any other kind only by that alias (which
+  // only nicplex writes under a pod ifname), e.g. a device a crashed reconcile or an operator moved back.
+  const byAlias = released.alias === state.hostName && released.name !== state.hostName;
+  if (byAlias || (released.kind === null && (released.alias === state.hostName || (state.mac !== null && released.mac === state.mac)))) {
     return { link: released, netns: undefined };
   }
   return undefined;
+}
+
+/** ADD stopped after it set the alias and before the move: the device is home under its name, only its alias differs. */
+async function restoreAliasAtHome(request: DelegateRequest, state: HostDeviceState): Promise<void> {
+  const hostNs = request.services.hostNetns;
+  const home = await request.services.host.getLink(state.hostName, hostNs);
+  if (!home || (home.alias ?? '') === (state.alias ?? '')) return;
+  await request.services.host.run(new HostBatch().setAlias(state.hostName, state.alias ?? '', hostNs)).catch((error: unknown) => {
+    throw hostError(request, `failed to restore the alias of ${state.hostName}`, error, 'DEL can be retried; the state is kept');
+  });
 }
 
 async function del(request: DelegateRequest): Promise<void> {
@@ -211,6 +227,7 @@ async function del(request: DelegateRequest): Promise<void> {
     return;
   }
   const found = await locateForDel(request, state);
+  if (!found && state) await restoreAliasAtHome(request, state);
   if (found) {
     const hostName = state?.hostName || found.link.alias || undefined;
     if (!hostName) {

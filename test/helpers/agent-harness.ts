@@ -31,9 +31,10 @@ export class AgentProcess {
     this.exit = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   }
 
-  /** Starts the agent in the lab's host netns and waits (bounded) until its socket accepts requests. */
+  /** Starts the agent in the lab's host netns (metrics off unless `args` sets --metrics-address) and waits (bounded) until its socket accepts requests. */
   static start(lab: CniLab, args: string[], socketPath: string): Promise<AgentProcess> {
-    return AgentProcess.launch(['ip', 'netns', 'exec', lab.hostNs, process.execPath], ['--metrics-address', '', ...args], socketPath);
+    const metrics = args.includes('--metrics-address') ? [] : ['--metrics-address', ''];
+    return AgentProcess.launch(['ip', 'netns', 'exec', lab.hostNs, process.execPath], [...metrics, ...args], socketPath);
   }
 
   /** In the test's own netns: only for agents whose delegates touch no links (spy plugins), e.g. to reach 127.0.0.1. */

@@ -187,6 +187,43 @@ t.test('DEL with the state gone falls back to the alias', async (tt) => {
   tt.ok(h.host.link('', 'eth1'), 'back under the alias name');
 });
 
+t.test('the alias is set before the move: a crash between the two leaves a device DEL still recognises', async (tt) => {
+  const h = setup(tt);
+  let alias: string | null | undefined;
+  h.host.failWhen = (op, netns) => {
+    if (op.op === 'setLink' && op.targetNetns !== undefined) alias = h.host.link(netns, 'eth1')?.alias;
+    return undefined;
+  };
+  await h.call('host-device', 'ADD', { device: 'eth1' });
+  tt.equal(alias, 'eth1', 'eth1 carried its own name as alias when it was moved');
+});
+
+t.test('DEL after an ADD stopped between the alias and the move: the device stays home, its alias is restored', async (tt) => {
+  const h = setup(tt);
+  await h.call('host-device', 'ADD', { device: 'eth1' });
+  // The state of a killed ADD: state file written, alias set, device never moved.
+  h.host.removeNamespace(POD_NETNS);
+  h.host.link('', 'net1')!.name = 'eth1';
+  h.host.addNamespace(POD_NETNS);
+  tt.equal(h.host.link('', 'eth1')?.alias, 'eth1');
+  await h.call('host-device', 'DEL', { device: 'eth1' });
+  tt.equal(h.host.link('', 'eth1')?.alias, null, 'alias back to what it was');
+  tt.same(readdirSync(join(h.stateDir, 'host-device')), [], 'state removed');
+});
+
+t.test('DEL finds a released virtual device (any kind) under the pod ifname by the alias ADD set', async (tt) => {
+  const h = setup(tt);
+  h.host.addLink('', { name: 'veth9', up: true, kind: 'veth' });
+  await h.call('host-device', 'ADD', { device: 'veth9' });
+  // Moved back under its pod name (by an operator, or a crash of the move back).
+  h.host.removeNamespace(POD_NETNS);
+  tt.equal(h.host.link('', 'net1'), undefined, 'the fake destroys virtual links with their netns, as the kernel does');
+  h.host.addLink('', { name: 'net1', up: true, kind: 'veth', alias: 'veth9' });
+  await h.call('host-device', 'DEL', { device: 'veth9' }, { netns: '' });
+  tt.ok(h.host.link('', 'veth9'), 'renamed back by its alias');
+  tt.equal(h.host.link('', 'net1'), undefined);
+});
+
 t.test('CHECK: passes against the ADD result; fails on a MAC or address mismatch', async (tt) => {
   const h = setup(tt);
   const conf = { cniVersion: '1.0.0', device: 'eth1', ipam: { type: 'host-local' } };
