@@ -169,7 +169,9 @@ t.test('10,000 hostile requests on the agent socket', async (t) => {
       if (kind === 'multus' && answer.status === 400 && !Number.isInteger((JSON.parse(answer.body) as { code?: unknown }).code)) throw new Error(`POST /cni 400 without a CNI error: ${answer.body}`);
       if (kind === 'method' && ![405, 400, 0].includes(answer.status)) throw new Error(`wrong method: HTTP ${answer.status}`);
       if (kind === 'path' && ![404, 400, 200].includes(answer.status)) throw new Error(`wrong path: HTTP ${answer.status}`);
-      if (kind === 'bigheader' && ![431, 200, 400].includes(answer.status)) throw new Error(`huge header: HTTP ${answer.status}`);
+      // 0: Node answers 431 and closes while the client is still sending its header; Linux then resets a
+      // unix socket whose peer closed with unread data, so the 431 may never be read. Closed, not hung.
+      if (kind === 'bigheader' && ![431, 200, 400, 0].includes(answer.status)) throw new Error(`huge header: HTTP ${answer.status}`);
     }));
   }), 10_000 / 16);
   const added = await deleteWhatWasAdded();
