@@ -7,7 +7,7 @@
 //     MAC and MTU, and the PF's VF attributes are what they were;
 //   - SIGKILL of `nicplex agent` at seeded random points of sriov ADD/DEL cycles on igb VFs (through the
 //     C shim), the agent restarted and the runtime's DEL retried: every VF back under its name with its
-//     attributes, no link, allocation, state or cache file left. Only DEL retries clean up here (no
+//     attributes, no link, allocation, state, cache file or host-local lease left. Only DEL retries clean up here (no
 //     startup reconcile is relied on).
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
@@ -134,12 +134,12 @@ t.test('SIGKILL of the agent at seeded random points of sriov ADD/DEL cycles: af
   const dir = mkdtempSync(join(tmpdir(), 'npx-lab-kill-'));
   const socketDir = join(dir, 'sock');
   const socketPath = join(socketDir, 'nicplex.sock');
-  const paths = { nads: join(dir, 'nads'), alloc: join(dir, 'alloc'), state: join(dir, 'state'), cache: join(dir, 'cache') };
+  const paths = { nads: join(dir, 'nads'), alloc: join(dir, 'alloc'), state: join(dir, 'state'), cache: join(dir, 'cache'), ipam: join(dir, 'ipam') };
   mkdirSync(paths.nads, { recursive: true });
   writeFileSync(join(paths.nads, 'vf.json'), JSON.stringify({
     apiVersion: 'k8s.cni.cncf.io/v1', kind: 'NetworkAttachmentDefinition',
     metadata: { name: 'vf', namespace: 'default', annotations: { 'k8s.v1.cni.cncf.io/resourceName': 'intel.com/igb_vf' } },
-    spec: { config: JSON.stringify({ cniVersion: '1.0.0', name: 'vf', type: 'sriov', vlan: 104, spoofchk: 'off', trust: 'on', ipam: { type: 'static', addresses: [{ address: '10.90.0.1/24' }] } }) },
+    spec: { config: JSON.stringify({ cniVersion: '1.0.0', name: 'vf', type: 'sriov', vlan: 104, spoofchk: 'off', trust: 'on', ipam: { type: 'host-local', dataDir: paths.ipam, ranges: [[{ subnet: '10.90.0.0/24' }]] } }) },
   }));
   const conf = {
     cniVersion: '1.0.0', name: 'nicplex', type: 'nicplex', cniDir: paths.cache, binDir: '/usr/lib/cni', socketDir, agentWaitSeconds: 2, delegateStateDir: paths.state,
@@ -151,7 +151,7 @@ t.test('SIGKILL of the agent at seeded random points of sriov ADD/DEL cycles: af
   const agentArgs = ['--metrics-address', '', '--socket-dir', socketDir];
   let agent = await AgentProcess.startInRootNetns(agentArgs, socketPath, { timeoutMs: 90_000 });
   tt.teardown(() => agent.stop('SIGKILL'));
-  const figures = { cycles, kills: 0, killedDuringAdd: 0, killedDuringDel: 0, addsFailed: 0, delAttempts: 0, restarts: 0, restartMs: [] as number[] };
+  const figures = { cycles, kills: 0, killedDuringAdd: 0, killedDuringDel: 0, addsFailed: 0, delAttempts: 0, restarts: 0, firstListenMs: agent.listenMs, restartMs: [] as number[] };
   const restart = async () => {
     const started = Date.now();
     await agent.exit;
@@ -198,6 +198,8 @@ t.test('SIGKILL of the agent at seeded random points of sriov ADD/DEL cycles: af
   const leftovers = {
     hostLinks: ipJson<IpLink[]>(['link', 'show']).map((link) => link.ifname).sort().filter((name) => !hostLinksBefore.includes(name)),
     allocations: filesUnder(paths.alloc), state: filesUnder(paths.state), cache: filesUnder(paths.cache),
+    // host-local keeps its lock and last_reserved_ip files; a leaked lease is a file named by its address.
+    ipamLeases: filesUnder(paths.ipam).filter((name) => /^[0-9a-f.:]+$/.test(name)),
   };
   tt.comment(`figures: ${JSON.stringify({ seed, ...figures, restartMedianMs: [...figures.restartMs].sort((a, b) => a - b)[Math.floor(figures.restartMs.length / 2)] ?? 0, leftovers })}`);
   tt.ok(figures.kills > 0, `the agent was killed ${figures.kills} times`);
@@ -207,4 +209,5 @@ t.test('SIGKILL of the agent at seeded random points of sriov ADD/DEL cycles: af
   tt.same(leftovers.allocations, [], 'no device allocation left');
   tt.same(leftovers.state, [], 'no delegate state file left');
   tt.same(leftovers.cache, [], 'no cache file left');
+  tt.same(leftovers.ipamLeases, [], 'no host-local lease left');
 });
