@@ -118,13 +118,14 @@ t.test('SIGKILL of the agent at seeded random points of sriov ADD/DEL cycles: af
   const cycles = Number(process.env['NICPLEX_LAB_KILL_CYCLES'] ?? 6);
   const kills = Math.min(cycles, Number(process.env['NICPLEX_LAB_KILLS'] ?? 2));
   // Which cycles are killed, in which step and how long after the shim's call: seeded. The first kill
-  // hits an ADD, the second a DEL, then they alternate; the delay is within what a step takes under TCG.
+  // hits an ADD, the second a DEL, then they alternate; the delay is within what a step takes under TCG
+  // (about a second through the agent), so most kills land inside the call: `killedMidCall` counts them.
   const plan = new Map<number, { phase: 'ADD' | 'DEL'; afterMs: number }>();
   while (plan.size < kills) {
     const cycle = Math.floor(random() * cycles);
     if (!plan.has(cycle)) plan.set(cycle, { phase: 'ADD', afterMs: 0 });
   }
-  [...plan.keys()].sort((a, b) => a - b).forEach((cycle, n) => plan.set(cycle, { phase: n % 2 === 0 ? 'ADD' : 'DEL', afterMs: Math.floor(random() * 2000) }));
+  [...plan.keys()].sort((a, b) => a - b).forEach((cycle, n) => plan.set(cycle, { phase: n % 2 === 0 ? 'ADD' : 'DEL', afterMs: 100 + Math.floor(random() * 800) }));
   const dir = mkdtempSync(join(tmpdir(), 'npx-lab-kill-'));
   // The conf's socketDir is a symlink to the live agent's own socket dir. A Node start under TCG takes a
   // minute or more, so the replacement agents boot ahead, side by side, each on its own socket dir; a
@@ -151,7 +152,7 @@ t.test('SIGKILL of the agent at seeded random points of sriov ADD/DEL cycles: af
   const agents = await Promise.all(agentDirs.map((agentDir) => AgentProcess.startInRootNetns(['--metrics-address', '', '--socket-dir', agentDir], join(agentDir, 'nicplex.sock'), { timeoutMs: 240_000 })));
   tt.teardown(() => Promise.all(agents.map((agent) => agent.stop('SIGKILL'))));
   const figures = {
-    seed, cycles, kills: 0, killedDuringAdd: 0, killedDuringDel: 0, addsFailed: 0, delAttempts: 0,
+    seed, cycles, kills: 0, killedDuringAdd: 0, killedDuringDel: 0, killedMidCall: 0, addsFailed: 0, delAttempts: 0,
     agentsBootMs: Date.now() - booting, agentListenMs: agents.map((agent) => agent.listenMs), stepMs: [] as number[],
   };
   let live = 0;
@@ -183,6 +184,8 @@ t.test('SIGKILL of the agent at seeded random points of sriov ADD/DEL cycles: af
       if (command === 'ADD') figures.killedDuringAdd++;
       else figures.killedDuringDel++;
       const answer = await call;
+      // The kill landed inside the call when the shim got no answer from the agent.
+      if (answer.exitCode !== 0) figures.killedMidCall++;
       takeOver();
       return answer;
     };
@@ -207,6 +210,7 @@ t.test('SIGKILL of the agent at seeded random points of sriov ADD/DEL cycles: af
   const stepMedianMs = [...figures.stepMs].sort((a, b) => a - b)[Math.floor(figures.stepMs.length / 2)] ?? 0;
   tt.comment(`figures: ${JSON.stringify({ ...figures, stepMs: undefined, stepMedianMs, plan: Object.fromEntries(plan), leftovers })}`);
   tt.equal(figures.kills, kills, `the agent was killed ${figures.kills} times (${figures.killedDuringAdd} in ADD, ${figures.killedDuringDel} in DEL)`);
+  tt.ok(figures.killedMidCall > 0, `${figures.killedMidCall} of the kills landed inside a call (the shim got no answer)`);
   tt.same(leftovers.hostLinks, [], 'no link in the init namespace that was not there before');
   tt.same(vfNetdevs([vfs[0]!, vfs[1]!]), before.netdevs, 'both VF netdevs back under their names with their MACs and MTUs');
   tt.same(vfList(pf), before.pfVfs, 'ip -d link of the PF: every VF attribute as before');
