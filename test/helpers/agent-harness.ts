@@ -24,6 +24,8 @@ export function accepts(socketPath: string): Promise<boolean> {
 
 export class AgentProcess {
   private stderrText = '';
+  /** How long the agent took from spawn to accepting a connection on its socket. */
+  listenMs = 0;
   readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   private constructor(readonly child: ChildProcess, readonly socketPath: string) {
@@ -44,21 +46,31 @@ export class AgentProcess {
 
   /** `timeoutMs` bounds the wait for the socket (default 15 s; the lab's emulated CPU needs more). */
   private static async launch(prefix: string[], args: string[], socketPath: string, timeoutMs = 15_000): Promise<AgentProcess> {
-    const child = spawn(prefix[0]!, [...prefix.slice(1), cliPath, 'agent', ...args], {
+    const started = Date.now();
+    const argv = [...prefix.slice(1), cliPath, 'agent', ...args];
+    const child = spawn(prefix[0]!, argv, {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
     });
     const agent = new AgentProcess(child, socketPath);
+    const stderrClosed = new Promise((resolve) => child.stderr!.once('close', resolve));
+    let spawnError: Error | undefined;
+    child.once('error', (error) => { spawnError = error; });
     // A SIGKILLed predecessor leaves its socket file behind: wait for one that accepts a connection.
-    const deadline = Date.now() + timeoutMs;
+    const deadline = started + timeoutMs;
     while (!(await accepts(socketPath))) {
-      if (child.exitCode !== null || Date.now() > deadline) {
-        // A slow start must not leave the agent running after the test that gave up on it.
-        if (child.exitCode === null) child.kill('SIGKILL');
-        throw new Error(`the agent did not listen on ${socketPath} within 15 s; stderr:\n${agent.stderr()}`);
+      const exited = child.exitCode !== null || child.signalCode !== null || spawnError !== undefined;
+      if (exited || Date.now() > deadline) {
+        if (!exited) child.kill('SIGKILL');
+        const { code, signal } = await Promise.race([agent.exit, sleep(5000).then(() => ({ code: null, signal: null }))]);
+        // The exit event can come before the last of stderr: read it to its end (bounded).
+        await Promise.race([stderrClosed, sleep(2000)]);
+        const how = spawnError ? `could not be spawned (${spawnError.message})` : exited ? `exited (code ${code}, signal ${signal})` : `was killed after ${timeoutMs} ms without listening`;
+        throw new Error(`the agent did not listen on ${socketPath}: it ${how} after ${Date.now() - started} ms; argv: ${[prefix[0]!, ...argv].join(' ')}; stderr:\n${agent.stderr()}`);
       }
       await sleep(25);
     }
+    agent.listenMs = Date.now() - started;
     return agent;
   }
 

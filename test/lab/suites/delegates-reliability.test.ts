@@ -6,27 +6,23 @@
 //     under the pod's ifname; DEL, then DEL again: both succeed, the VF is back under its name with its
 //     MAC and MTU, and the PF's VF attributes are what they were;
 //   - SIGKILL of `nicplex agent` at seeded random points of sriov ADD/DEL cycles on igb VFs (through the
-//     C shim), the agent restarted and the runtime's DEL retried: every VF back under its name with its
-//     attributes, no link, allocation, state or cache file left. Only DEL retries clean up here (no
-//     startup reconcile is relied on).
+//     C shim), a replacement agent serving the socket and the runtime's DEL retried: every VF back under
+//     its name with its attributes, no link, allocation, state, cache file or host-local lease left. Only
+//     DEL retries clean up here (no startup reconcile is relied on).
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DelegateRegistry } from '../../../cni/delegates/registry.js';
 import { ExecPluginExecutor } from '../../../cni/exec.js';
 import { createDummy, nativeHostNetwork, setLinkMac, setLinkUp } from '../../../native/index.js';
 import { AgentProcess, runShim } from '../../helpers/agent-harness.js';
-import { igbVfSetup } from './igb-vfs.js';
-import { addNetns, deleteNetns, ipJson, netdevsOf, notInLabReason, run, waitFor, type IpLink, type PciFunction } from './lab-guest.js';
+import { igbVfSetup, vfList, vfNetdevs } from './igb-vfs.js';
+import { addNetns, deleteNetns, filesUnder, ipJson, netdevsOf, notInLabReason, run, waitFor, type IpLink, type PciFunction } from './lab-guest.js';
 
 const exec = new ExecPluginExecutor(['/usr/lib/cni'], 60_000);
 const podPath = (name: string) => `/run/netns/${name}`;
-
-function vfList(pf: string): unknown {
-  return (ipJson<IpLink[]>(['-d', 'link', 'show', 'dev', pf])[0]?.vfinfo_list ?? []).map((vf) => ({ ...vf, stats: undefined }));
-}
 
 /** Everything in a pod namespace that a CNI ADD decides, with kernel-chosen numbers (ifindex) left out. */
 function podState(netnsName: string): { links: unknown[]; routes: string[] } {
@@ -81,14 +77,6 @@ async function igbOnce(): Promise<{ pf: string; vfs: PciFunction[] }> {
   return igb;
 }
 
-function vfNetdevs(vfs: PciFunction[]): Array<{ name: string | undefined; mac: string | undefined; mtu: number | undefined }> {
-  return vfs.map((vf) => {
-    const name = netdevsOf(vf.dir)[0];
-    const link = name ? ipJson<IpLink[]>(['link', 'show', 'dev', name])[0] : undefined;
-    return { name, mac: link?.address, mtu: link?.mtu };
-  });
-}
-
 t.test('netns gone before DEL with a real VF: DEL, then DEL again, both succeed; the VF is back under its name with its attributes', { skip: notInLabReason }, async (tt) => {
   const { pf, vfs } = await igbOnce();
   const vf = vfs[0]!;
@@ -123,23 +111,35 @@ function seeded(seed: number): () => number {
   };
 }
 
-/** Files (not directories) anywhere under `dir`. */
-const filesUnder = (dir: string) => (existsSync(dir) ? readdirSync(dir, { recursive: true, withFileTypes: true }).filter((entry) => !entry.isDirectory()).map((entry) => entry.name) : []);
-
 t.test('SIGKILL of the agent at seeded random points of sriov ADD/DEL cycles: after restarts and DEL retries nothing is left', { skip: notInLabReason }, async (tt) => {
   const { pf, vfs } = await igbOnce();
   const seed = Number(process.env['NICPLEX_LAB_KILL_SEED'] ?? 20261201);
   const random = seeded(seed);
-  const cycles = Number(process.env['NICPLEX_LAB_KILL_CYCLES'] ?? 16);
+  const cycles = Number(process.env['NICPLEX_LAB_KILL_CYCLES'] ?? 6);
+  const kills = Math.min(cycles, Number(process.env['NICPLEX_LAB_KILLS'] ?? 2));
+  // Which cycles are killed, in which step and how long after the shim's call: seeded. The first kill
+  // hits an ADD, the second a DEL, then they alternate; the delay is within what a step takes under TCG
+  // (about a second through the agent), so most kills land inside the call: `killedMidCall` counts them.
+  const plan = new Map<number, { phase: 'ADD' | 'DEL'; afterMs: number }>();
+  while (plan.size < kills) {
+    const cycle = Math.floor(random() * cycles);
+    if (!plan.has(cycle)) plan.set(cycle, { phase: 'ADD', afterMs: 0 });
+  }
+  [...plan.keys()].sort((a, b) => a - b).forEach((cycle, n) => plan.set(cycle, { phase: n % 2 === 0 ? 'ADD' : 'DEL', afterMs: 100 + Math.floor(random() * 800) }));
   const dir = mkdtempSync(join(tmpdir(), 'npx-lab-kill-'));
+  // The conf's socketDir is a symlink to the live agent's own socket dir. A Node start under TCG takes a
+  // minute or more, so the replacement agents boot ahead, side by side, each on its own socket dir; a
+  // kill switches the symlink to the next one, which then serves the runtime's retries as a restarted
+  // agent would (none of them reads any attachment state at startup: only the DEL retries clean up).
   const socketDir = join(dir, 'sock');
-  const socketPath = join(socketDir, 'nicplex.sock');
-  const paths = { nads: join(dir, 'nads'), alloc: join(dir, 'alloc'), state: join(dir, 'state'), cache: join(dir, 'cache') };
+  const agentDirs = Array.from({ length: kills + 1 }, (_, n) => join(dir, `sock-${n}`));
+  symlinkSync(agentDirs[0]!, socketDir);
+  const paths = { nads: join(dir, 'nads'), alloc: join(dir, 'alloc'), state: join(dir, 'state'), cache: join(dir, 'cache'), ipam: join(dir, 'ipam') };
   mkdirSync(paths.nads, { recursive: true });
   writeFileSync(join(paths.nads, 'vf.json'), JSON.stringify({
     apiVersion: 'k8s.cni.cncf.io/v1', kind: 'NetworkAttachmentDefinition',
     metadata: { name: 'vf', namespace: 'default', annotations: { 'k8s.v1.cni.cncf.io/resourceName': 'intel.com/igb_vf' } },
-    spec: { config: JSON.stringify({ cniVersion: '1.0.0', name: 'vf', type: 'sriov', vlan: 104, spoofchk: 'off', trust: 'on', ipam: { type: 'static', addresses: [{ address: '10.90.0.1/24' }] } }) },
+    spec: { config: JSON.stringify({ cniVersion: '1.0.0', name: 'vf', type: 'sriov', vlan: 104, spoofchk: 'off', trust: 'on', ipam: { type: 'host-local', dataDir: paths.ipam, ranges: [[{ subnet: '10.90.0.0/24' }]] } }) },
   }));
   const conf = {
     cniVersion: '1.0.0', name: 'nicplex', type: 'nicplex', cniDir: paths.cache, binDir: '/usr/lib/cni', socketDir, agentWaitSeconds: 2, delegateStateDir: paths.state,
@@ -148,16 +148,19 @@ t.test('SIGKILL of the agent at seeded random points of sriov ADD/DEL cycles: af
   };
   const hostLinksBefore = ipJson<IpLink[]>(['link', 'show']).map((link) => link.ifname).sort();
   const before = { pfVfs: vfList(pf), netdevs: vfNetdevs([vfs[0]!, vfs[1]!]) };
-  const agentArgs = ['--metrics-address', '', '--socket-dir', socketDir];
-  let agent = await AgentProcess.startInRootNetns(agentArgs, socketPath, { timeoutMs: 90_000 });
-  tt.teardown(() => agent.stop('SIGKILL'));
-  const figures = { cycles, kills: 0, killedDuringAdd: 0, killedDuringDel: 0, addsFailed: 0, delAttempts: 0, restarts: 0, restartMs: [] as number[] };
-  const restart = async () => {
-    const started = Date.now();
-    await agent.exit;
-    agent = await AgentProcess.startInRootNetns(agentArgs, socketPath, { timeoutMs: 90_000 });
-    figures.restarts++;
-    figures.restartMs.push(Date.now() - started);
+  const booting = Date.now();
+  const agents = await Promise.all(agentDirs.map((agentDir) => AgentProcess.startInRootNetns(['--metrics-address', '', '--socket-dir', agentDir], join(agentDir, 'nicplex.sock'), { timeoutMs: 240_000 })));
+  tt.teardown(() => Promise.all(agents.map((agent) => agent.stop('SIGKILL'))));
+  const figures = {
+    seed, cycles, kills: 0, killedDuringAdd: 0, killedDuringDel: 0, killedMidCall: 0, addsFailed: 0, delAttempts: 0,
+    agentsBootMs: Date.now() - booting, agentListenMs: agents.map((agent) => agent.listenMs), stepMs: [] as number[],
+  };
+  let live = 0;
+  const takeOver = () => {
+    live++;
+    const link = `${socketDir}.new`;
+    symlinkSync(agentDirs[live]!, link);
+    renameSync(link, socketDir);
   };
   const env = (command: string, pod: string) => ({
     PATH: '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: command, CNI_CONTAINERID: `kill-${pod}`, CNI_NETNS: podPath(pod), CNI_IFNAME: 'eth0',
@@ -166,45 +169,53 @@ t.test('SIGKILL of the agent at seeded random points of sriov ADD/DEL cycles: af
   for (let cycle = 0; cycle < cycles; cycle++) {
     const pod = `npx-dlg-k${cycle}`;
     addNetns(pod);
-    // One cycle in four is killed: in ADD or in DEL, after a random delay within what the step takes under TCG.
-    const kill = random() < 0.25 ? { phase: random() < 0.5 ? 'ADD' : 'DEL', afterMs: Math.floor(random() * 1500) } : undefined;
+    const kill = plan.get(cycle);
     const step = async (command: 'ADD' | 'DEL') => {
       const call = runShim(env(command, pod), conf);
-      if (kill?.phase === command) {
-        await new Promise((resolve) => setTimeout(resolve, kill.afterMs));
-        agent.child.kill('SIGKILL');
-        figures.kills++;
-        if (command === 'ADD') figures.killedDuringAdd++;
-        else figures.killedDuringDel++;
+      if (kill?.phase !== command) {
         const answer = await call;
-        await restart();
+        figures.stepMs.push(Math.round(answer.ms));
         return answer;
       }
-      return call;
+      await new Promise((resolve) => setTimeout(resolve, kill.afterMs));
+      agents[live]!.child.kill('SIGKILL');
+      await agents[live]!.exit;
+      figures.kills++;
+      if (command === 'ADD') figures.killedDuringAdd++;
+      else figures.killedDuringDel++;
+      const answer = await call;
+      // The kill landed inside the call when the shim got no answer from the agent.
+      if (answer.exitCode !== 0) figures.killedMidCall++;
+      takeOver();
+      return answer;
     };
     const added = await step('ADD');
     if (added.exitCode !== 0) figures.addsFailed++;
     // The runtime's DEL: retried (bounded) until it succeeds, whatever ADD answered.
     let deleted = await step('DEL');
     figures.delAttempts++;
-    for (let attempt = 0; deleted.exitCode !== 0 && attempt < 5; attempt++) {
-      if (agent.child.exitCode !== null || agent.child.signalCode !== null) await restart();
+    for (let attempt = 0; deleted.exitCode !== 0 && attempt < 3; attempt++) {
       deleted = await runShim(env('DEL', pod), conf);
       figures.delAttempts++;
     }
-    tt.equal(deleted.exitCode, 0, `cycle ${cycle}${kill ? ` (killed in ${kill.phase} after ${kill.afterMs} ms)` : ''}: DEL succeeded: ${deleted.stdout}${deleted.stderr.slice(-300)}`);
+    tt.equal(deleted.exitCode, 0, `cycle ${cycle}${kill ? ` (killed in ${kill.phase} after ${kill.afterMs} ms)` : ''}: DEL succeeded: ${deleted.stdout}${deleted.stderr.slice(-300)}${deleted.exitCode === 0 ? '' : agents[live]!.stderr().slice(-1500)}`);
     deleteNetns(pod);
   }
   const leftovers = {
     hostLinks: ipJson<IpLink[]>(['link', 'show']).map((link) => link.ifname).sort().filter((name) => !hostLinksBefore.includes(name)),
     allocations: filesUnder(paths.alloc), state: filesUnder(paths.state), cache: filesUnder(paths.cache),
+    // host-local keeps its lock and last_reserved_ip files; a leaked lease is a file named by its address.
+    ipamLeases: filesUnder(paths.ipam).filter((name) => /^[0-9a-f.:]+$/.test(name)),
   };
-  tt.comment(`figures: ${JSON.stringify({ seed, ...figures, restartMedianMs: [...figures.restartMs].sort((a, b) => a - b)[Math.floor(figures.restartMs.length / 2)] ?? 0, leftovers })}`);
-  tt.ok(figures.kills > 0, `the agent was killed ${figures.kills} times`);
+  const stepMedianMs = [...figures.stepMs].sort((a, b) => a - b)[Math.floor(figures.stepMs.length / 2)] ?? 0;
+  tt.comment(`figures: ${JSON.stringify({ ...figures, stepMs: undefined, stepMedianMs, plan: Object.fromEntries(plan), leftovers })}`);
+  tt.equal(figures.kills, kills, `the agent was killed ${figures.kills} times (${figures.killedDuringAdd} in ADD, ${figures.killedDuringDel} in DEL)`);
+  tt.ok(figures.killedMidCall > 0, `${figures.killedMidCall} of the kills landed inside a call (the shim got no answer)`);
   tt.same(leftovers.hostLinks, [], 'no link in the init namespace that was not there before');
   tt.same(vfNetdevs([vfs[0]!, vfs[1]!]), before.netdevs, 'both VF netdevs back under their names with their MACs and MTUs');
   tt.same(vfList(pf), before.pfVfs, 'ip -d link of the PF: every VF attribute as before');
   tt.same(leftovers.allocations, [], 'no device allocation left');
   tt.same(leftovers.state, [], 'no delegate state file left');
   tt.same(leftovers.cache, [], 'no cache file left');
+  tt.same(leftovers.ipamLeases, [], 'no host-local lease left');
 });

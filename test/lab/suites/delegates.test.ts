@@ -5,20 +5,19 @@
 // delegate on netdevsim. After DEL each PF's `ip -d link` VF list is what it was before ADD.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readlinkSync, writeFileSync } from 'node:fs';
-import { median } from '../../bench/bench-stats.js';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
+import { median } from '../../bench/bench-stats.js';
 import { DelegateRegistry } from '../../../cni/delegates/registry.js';
 import { ExecPluginExecutor } from '../../../cni/exec.js';
 import { createDummy, nativeHostNetwork, setLinkUp } from '../../../native/index.js';
 import { buildFakeHost } from '../../helpers/fake-sysfs.js';
 import { cliPath } from '../../helpers/paths.js';
 import {
-  addNetns, bindPciDriver, deleteNetns, run, ipJson, labRunDir, ipLink, modprobe, netdevsOf, notInLabReason, pciFunctionsById, pings, readSysfs, waitFor,
-  writeSysfs, type IpLink, type PciFunction,
+  addNetns, deleteNetns, run, ipJson, labRunDir, ipLink, modprobe, netdevsOf, notInLabReason, pings, readSysfs, waitFor, writeSysfs, type IpLink, type PciFunction,
 } from './lab-guest.js';
-import { igbVfSetup } from './igb-vfs.js';
+import { igbVfSetup, vfList } from './igb-vfs.js';
 
 const exec = new ExecPluginExecutor(['/usr/lib/cni'], 60_000);
 const stateDir = mkdtempSync(join(tmpdir(), 'npx-lab-delegates-'));
@@ -38,10 +37,6 @@ async function call(reg: DelegateRegistry, type: string, command: string, pod: s
     type, command, containerId: `lab-${pod}`, netns: podPath(pod), ifname, cniArgs: 'IgnoreUnknown=1',
     stdin: { cniVersion: '1.0.0', name: `lab-${type}`, type, ...conf },
   }, exec) as Promise<Record<string, unknown> | undefined>;
-}
-
-function vfList(pf: string): unknown {
-  return (ipJson<IpLink[]>(['-d', 'link', 'show', 'dev', pf])[0]?.vfinfo_list ?? []).map((vf) => ({ ...vf, stats: undefined }));
 }
 
 t.teardown(() => Object.values(pods).forEach(deleteNetns));

@@ -3,7 +3,7 @@
 import { readlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { setLinkUp } from '../../../native/index.js';
-import { bindPciDriver, modprobe, netdevsOf, pciFunctionsById, readSysfs, waitFor, writeSysfs, type PciFunction } from './lab-guest.js';
+import { bindPciDriver, ipJson, modprobe, netdevsOf, pciFunctionsById, readSysfs, waitFor, writeSysfs, type IpLink, type PciFunction } from './lab-guest.js';
 
 export async function igbVfSetup(): Promise<{ pf: string; vfs: PciFunction[] }> {
   const pfFunction = pciFunctionsById('0x8086', '0x10c9')[0];
@@ -23,4 +23,18 @@ export async function igbVfSetup(): Promise<{ pf: string; vfs: PciFunction[] }> 
   bindPciDriver(vfs[2]!, 'vfio-pci');
   for (const vf of [vfs[0], vfs[1], vfs[3]]) await waitFor(`a netdev for ${vf!.address}`, () => netdevsOf(vf!.dir)[0], 20_000);
   return { pf, vfs };
+}
+
+/** The PF's VF list as `ip -d link show` reports it (MAC, VLANs, spoofchk, trust, link state, rates), counters left out. */
+export function vfList(pf: string): unknown {
+  return (ipJson<IpLink[]>(['-d', 'link', 'show', 'dev', pf])[0]?.vfinfo_list ?? []).map((vf) => ({ ...vf, stats: undefined }));
+}
+
+/** Each VF's host netdev: its name (undefined while it is in a pod or on vfio-pci), MAC and MTU. */
+export function vfNetdevs(vfs: PciFunction[]): Array<{ name: string | undefined; mac: string | undefined; mtu: number | undefined }> {
+  return vfs.map((vf) => {
+    const name = netdevsOf(vf.dir)[0];
+    const link = name ? ipJson<IpLink[]>(['link', 'show', 'dev', name])[0] : undefined;
+    return { name, mac: link?.address, mtu: link?.mtu };
+  });
 }

@@ -140,6 +140,11 @@ export function boundDriver(pciDir: string): string | null {
   return existsSync(link) ? basename(readlinkSync(link)) : null;
 }
 
+/** Names of the files (not directories) anywhere under `dir`; none when it does not exist. */
+export function filesUnder(dir: string): string[] {
+  return existsSync(dir) ? readdirSync(dir, { recursive: true, withFileTypes: true }).filter((entry) => !entry.isDirectory()).map((entry) => entry.name) : [];
+}
+
 export function netdevsOf(deviceDir: string): string[] {
   const dir = join(deviceDir, 'net');
   return existsSync(dir) ? readdirSync(dir) : [];
