@@ -103,7 +103,7 @@ export interface NativeBinding {
   /**
    * posix_spawn (no fork) of `binary` with only `env` ("K=V"), argv [binary], in a new session with
    * default signal dispositions; returns its pid and the parent's ends of its stdin/stdout/stderr pipes.
-   * Started on a libuv pool thread; rejects with an Error whose `code` is the errno name (ENOENT, EACCES, ETXTBSY, ...).
+   * Started on a libuv pool thread; rejects with an Error whose `errno` is the negative errno number.
    */
   spawnProcess?(binary: string, env: readonly string[]): Promise<{ pid: number; stdin: number; stdout: number; stderr: number }>;
   /** waitpid(pid) on a libuv pool thread (reaping can block for tens of ms): its exit code or terminating signal number. */

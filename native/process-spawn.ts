@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { Socket } from 'node:net';
 import { constants } from 'node:os';
 import { nativeBinding, type NativeBinding } from './addon.js';
+import { errnoName } from './errors.js';
 
 export interface ProcessOutcome {
   code: number | null;
@@ -60,7 +61,15 @@ export function runProcess(binary: string, env: NodeJS.ProcessEnv, input: string
 
 async function runWithPosixSpawn(native: Spawner, binary: string, env: NodeJS.ProcessEnv, input: string, timeoutMs: number): Promise<ProcessOutcome> {
   const envList = Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined).map(([key, value]) => `${key}=${value}`);
-  const started = await native.spawnProcess(binary, envList);
+  let started: Awaited<ReturnType<Spawner['spawnProcess']>>;
+  try {
+    started = await native.spawnProcess(binary, envList);
+  } catch (error) {
+    // Named as child_process names it (ENOENT, EACCES, ETXTBSY, ...), with the project's one errno table.
+    const errno = (error as { errno?: unknown }).errno;
+    if (typeof errno === 'number') Object.assign(error as object, { code: errnoName(-errno) });
+    throw error;
+  }
   const { pid } = started;
   return new Promise((resolve) => {
     const stdin = new Socket({ fd: started.stdin, readable: false, writable: true });

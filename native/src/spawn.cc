@@ -19,22 +19,10 @@
 namespace nicplex {
 namespace {
 
-Napi::Error ErrnoError(Napi::Env env, const char* what, int error) {
-  Napi::Error exception = Napi::Error::New(env, std::string(what) + ": " + strerror(error));
-  const char* name = nullptr;
-  switch (error) {
-    case ENOENT: name = "ENOENT"; break;
-    case EACCES: name = "EACCES"; break;
-    case ETXTBSY: name = "ETXTBSY"; break;
-    case ENOEXEC: name = "ENOEXEC"; break;
-    case EMFILE: name = "EMFILE"; break;
-    case ENFILE: name = "ENFILE"; break;
-    case EAGAIN: name = "EAGAIN"; break;
-    case ENOMEM: name = "ENOMEM"; break;
-    case E2BIG: name = "E2BIG"; break;
-    default: break;
-  }
-  exception.Set("code", name != nullptr ? Napi::String::New(env, name) : Napi::String::New(env, "E" + std::to_string(error)));
+// The errno travels as a number (negative, as Node's own errors carry it); native/process-spawn.ts
+// names it with errnoName() like every other native error, so there is one errno table.
+Napi::Error ErrnoError(Napi::Env env, const std::string& what, int error) {
+  Napi::Error exception = Napi::Error::New(env, what + ": " + strerror(error));
   exception.Set("errno", Napi::Number::New(env, -error));
   return exception;
 }
@@ -77,9 +65,7 @@ class WaitWorker : public Napi::AsyncWorker {
   void OnOK() override {
     Napi::Env env = Env();
     if (error_ != 0) {
-      Napi::Error exception = Napi::Error::New(env, std::string("waitpid: ") + strerror(error_));
-      exception.Set("code", Napi::String::New(env, error_ == ECHILD ? "ECHILD" : "E" + std::to_string(error_)));
-      deferred_.Reject(exception.Value());
+      deferred_.Reject(ErrnoError(env, "waitpid", error_).Value());
       return;
     }
     Napi::Object result = Napi::Object::New(env);
@@ -157,7 +143,7 @@ class SpawnWorker : public Napi::AsyncWorker {
   void OnOK() override {
     Napi::Env env = Env();
     if (error_ != 0) {
-      deferred_.Reject(ErrnoError(env, what_.c_str(), error_).Value());
+      deferred_.Reject(ErrnoError(env, what_, error_).Value());
       return;
     }
     Napi::Object result = Napi::Object::New(env);

@@ -7,8 +7,8 @@ namespace nicplex {
 
 /**
  * spawnProcess(binary: string, env: string[]) -> Promise<{ pid, stdin, stdout, stderr }> (pipe fds,
- * close-on-exec in this process; started on a libuv pool thread), rejected with an Error whose `code`
- * is the errno name (ENOENT, EACCES, ETXTBSY, ...).
+ * close-on-exec in this process; started on a libuv pool thread), rejected with an Error whose `errno`
+ * is the negative errno (process-spawn.ts adds its name as `code`).
  * The child runs in a new session (its own process group), with every signal at its default and none blocked.
  */
 Napi::Value SpawnProcessJs(const Napi::CallbackInfo& info);
