@@ -3,7 +3,7 @@
 // file (power loss, old format) is reported as such so DEL can fall back instead of failing (a DEL that fails forever leaks the pod's IPs and devices).
 import { mkdir, readFile, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../config/atomic-file.js';
+import { writeFileAtomic, writeFileAtomicSyncAfter } from '../config/atomic-file.js';
 import { parseAddressRequests } from './annotation.js';
 import { type Plan, withLegacyRequestArgs } from './plan.js';
 import { toConfList } from './delegate-conf.js';
@@ -27,9 +27,34 @@ export function cachePath(cniDir: string, containerId: string): string {
   return join(cniDir, containerId);
 }
 
-export async function writeCache(cniDir: string, state: CacheState): Promise<void> {
+/** Disk flushes of cache files still running (writeCache with `flushLater`). */
+const pendingSyncs = new Set<Promise<void>>();
+
+/**
+ * Writes the cache atomically. Without `flushLater` (the plan, before any delegate runs) it resolves once
+ * the file is on disk. With it (the results, after the delegates) it resolves once the file is in place
+ * and flushes it in the background, reporting a failure to `flushLater.onError`: a crash of the process
+ * still finds the file whole, and a power loss before the flush finds the plan written before, which is
+ * all a DEL needs (the results only feed CHECK and prevResult). That takes one disk flush out of every
+ * ADD's answer time.
+ */
+export async function writeCache(cniDir: string, state: CacheState, flushLater?: { onError: (error: Error) => void }): Promise<void> {
   await mkdir(cniDir, { recursive: true, mode: 0o700 });
-  await writeFileAtomic(cachePath(cniDir, state.plan.containerId), JSON.stringify(state), { mode: 0o600 });
+  const path = cachePath(cniDir, state.plan.containerId);
+  if (!flushLater) {
+    await writeFileAtomic(path, JSON.stringify(state), { mode: 0o600 });
+    return;
+  }
+  const { synced } = await writeFileAtomicSyncAfter(path, JSON.stringify(state), { mode: 0o600 });
+  const tracked: Promise<void> = synced
+    .catch((error: Error) => flushLater.onError(new Error(`flushing the cache file ${path} to disk failed: ${error.message}`, { cause: error })))
+    .finally(() => pendingSyncs.delete(tracked));
+  pendingSyncs.add(tracked);
+}
+
+/** Resolves when every background flush of writeCache has finished (the agent waits for it on exit). */
+export async function flushCacheWrites(): Promise<void> {
+  while (pendingSyncs.size > 0) await Promise.all([...pendingSyncs]);
 }
 
 function isCacheState(value: unknown): value is CacheState {

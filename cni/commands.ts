@@ -261,7 +261,7 @@ export async function cmdAdd(request: CniRequest, deps: CommandDeps): Promise<Re
       throw error;
     }
   }
-  await writeCache(conf.cniDir, state);
+  await writeCache(conf.cniDir, state, { onError: (error) => log.error(error.message) });
   if (pod && api) await reportStatus(deps, api, pod, outcomes);
   const cluster = outcomes[0]!;
   return formatResult(cluster.result, conf.cniVersion);

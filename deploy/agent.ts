@@ -11,6 +11,7 @@ import { createPino } from '../config/logger.js';
 import { isJsonObject } from '../config/cni-json.js';
 import { MULTUS_DEFAULTS, type MultusNetConf, type StandaloneConf } from '../config/multus-config.js';
 import { CniServer, type CniCall } from '../cni/agent-server.js';
+import { flushCacheWrites } from '../cni/cache.js';
 import { GuardedExecutor, type DelegateCall } from '../cni/agent-executor.js';
 import type { ClusterApi } from '../cni/cluster.js';
 import type { InProcessDelegates } from '../cni/delegates/routing.js';
@@ -436,6 +437,7 @@ export class Agent {
     await Promise.race([closing, new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
     for (const informer of this.informers) informer.stop();
     await this.devicePlugin?.stop();
+    await flushCacheWrites();
     await new Promise<void>((resolve) => (this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve()));
   }
 }

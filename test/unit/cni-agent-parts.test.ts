@@ -1,11 +1,13 @@
 // The agent's pure parts: request scheduling (per-container order, the concurrency bound, the queue
 // limit), the shim request body, the self-delegation guard and the Multus-style conf generation.
 import t from 'tap';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseCniCall } from '../../cni/agent-server.js';
 import { GuardedExecutor, type DelegateCall } from '../../cni/agent-executor.js';
+import { flushCacheWrites, readCache, writeCache, type CacheState } from '../../cni/cache.js';
+import { writeFileAtomicSyncAfter } from '../../config/atomic-file.js';
 import { CniError } from '../../cni/errors.js';
 import { findPrimaryConf, generateConf } from '../../cni/install.js';
 import { QueueFullError, RequestQueue } from '../../cni/request-queue.js';
@@ -110,4 +112,23 @@ t.test('the pod-resources token bucket: a burst at once, then the rate', async (
   const elapsed = Date.now() - started;
   t.ok(elapsed >= 100, `6 more at 50/s take at least 100 ms (${elapsed} ms)`);
   t.throws(() => new TokenBucket(0, 1), RangeError);
+});
+
+t.test('the results cache write: in place when it resolves, flushed in the background', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'npx-cachewrite-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const plan = { kind: 'nicplexPlanV1', containerId: 'c1', netns: '/x', ifname: 'eth0', requestCniVersion: '1.0.0', attachments: [] } as unknown as CacheState['plan'];
+  const errors: Error[] = [];
+  await writeCache(dir, { plan, results: {} });
+  await writeCache(dir, { plan, results: { eth0: { cniVersion: '1.0.0' } } }, { onError: (error) => errors.push(error) });
+  const read = await readCache(dir, 'c1');
+  t.same(read.kind === 'found' ? read.state.results : read, { eth0: { cniVersion: '1.0.0' } }, 'the new content is read back at once');
+  await flushCacheWrites();
+  t.same(readdirSync(dir), ['c1'], 'no temp file is left once the flush is done');
+  t.same(errors, []);
+  // The primitive: the content is in place when it resolves, on disk when synced settles.
+  const { synced } = await writeFileAtomicSyncAfter(join(dir, 'other'), 'x');
+  await synced;
+  t.equal(readFileSync(join(dir, 'other'), 'utf8'), 'x');
+  await t.rejects(writeFileAtomicSyncAfter(join(dir, 'missing-dir', 'f'), 'x'), { code: 'ENOENT' }, 'an open failure rejects the write itself');
 });
