@@ -4,8 +4,10 @@
 // host-device) against the binary, so the Node start is visible. Runs itself inside a private "host"
 // netns (veth ends stand in for host devices) so the root netns stays untouched.
 // Writes bench-results/delegates.json with a `summary` of {case, nicplex_ms, reference_ms, ratio, goal}.
+// Also the agent's path: the C shim → `nicplex agent` (in this private host netns, built-in host-device)
+// against the binary, which is what a runtime sees (goal < 1.0×).
 // Usage: node dist/test/bench/delegates.bench.js [--rounds N]
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { DelegateRegistry } from '../../cni/delegates/registry.js';
 import { ExecPluginExecutor } from '../../cni/exec.js';
 import { moveLinkToNetns, nativeHostNetwork } from '../../native/index.js';
+import { accepts, shimPath } from '../helpers/agent-harness.js';
 import { cliPath, repoRoot } from '../helpers/paths.js';
 import { latencyStats, median, numberArgument } from './bench-stats.js';
 import { runTimed } from './bench-process.js';
@@ -20,7 +23,7 @@ import { runTimed } from './bench-process.js';
 const PLUGINS = '/usr/lib/cni';
 const rounds = numberArgument('--rounds', 30);
 const tag = `npxbd${process.pid % 100000}`;
-const devices = { builtin: 'bdev0', reference: 'bdev1', thin: 'bdev2' } as const;
+const devices = { builtin: 'bdev0', reference: 'bdev1', thin: 'bdev2', shim: 'bdev3' } as const;
 
 
 async function timed(work: () => Promise<unknown>): Promise<number> {
@@ -52,6 +55,23 @@ async function inner(dir: string, pods: Record<keyof typeof devices, string>): P
     const result = await runTimed(process.execPath, [cliPath, 'cni'], env(command, pods.thin, 'eth0'), thinConf);
     if (result.code !== 0) throw new Error(`nicplex cni ${command} failed: ${result.stdout}`);
   };
+  // The agent runs here, in the bench's private host netns, like a hostNetwork DaemonSet pod.
+  const socketDir = join(dir, 'sock');
+  const agent = spawn(process.execPath, [cliPath, 'agent', '--socket-dir', socketDir, '--metrics-address', '', '--log-level', 'error'], { stdio: 'ignore' });
+  const killAgent = () => { if (agent.exitCode === null) agent.kill('SIGKILL'); };
+  process.once('exit', killAgent);
+  for (let attempt = 0; !(await accepts(join(socketDir, 'nicplex.sock'))); attempt++) {
+    if (attempt > 600) throw new Error('the agent did not start within 15 s');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  const shimConf = JSON.stringify({
+    cniVersion: '1.0.0', name: 'nicplex', type: 'nicplex', cniDir: join(dir, 'shim-cache'), binDir: PLUGINS, socketDir, delegateStateDir: join(dir, 'shim-state'),
+    delegates: [conf(devices.shim, true)],
+  });
+  const shimCall = async (command: string) => {
+    const result = await runTimed(shimPath, [], env(command, pods.shim, 'eth0'), shimConf);
+    if (result.code !== 0) throw new Error(`shim → agent ${command} failed: ${result.stdout}`);
+  };
   const rows: Row[] = [];
   const pair = async (caseName: string, goal: number | null, ours: () => Promise<number>, theirs: () => Promise<number>) => {
     const samples = { ours: [] as number[], theirs: [] as number[] };
@@ -73,6 +93,9 @@ async function inner(dir: string, pods: Record<keyof typeof devices, string>): P
     addDel((command) => builtinCall(command, true)), addDel((command) => referenceCall(command, true)));
   await pair('host-device ADD+DEL, static IPAM: thin-mode `nicplex cni` (Node per call, built-in host-device) vs /usr/lib/cni/host-device', null,
     addDel(thinCall), addDel((command) => referenceCall(command, true)));
+  await pair('host-device ADD+DEL, static IPAM: the C shim → `nicplex agent` (built-in host-device) vs /usr/lib/cni/host-device', 1.0,
+    addDel(shimCall), addDel((command) => referenceCall(command, true)));
+  killAgent();
   // What any host-device ADD+DEL costs at least: the kernel moving the link into the pod's netns and
   // back (dev_change_net_namespace waits for an RCU grace period each time), here in-process.
   const podPath = `/var/run/netns/${pods.builtin}`;
@@ -103,7 +126,7 @@ function ip(...args: string[]): void {
 async function outer(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'npx-delegate-bench-'));
   const host = `${tag}h`;
-  const pods = { builtin: `${tag}a`, reference: `${tag}b`, thin: `${tag}c` };
+  const pods = { builtin: `${tag}a`, reference: `${tag}b`, thin: `${tag}c`, shim: `${tag}d` };
   try {
     for (const name of [host, ...Object.values(pods)]) ip('netns', 'add', name);
     ip('-n', host, 'link', 'set', 'lo', 'up');
