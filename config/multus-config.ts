@@ -51,13 +51,14 @@ export interface MultusNetConf {
   delegateTimeoutSeconds: number;
   podLookupTimeoutMs: number;
   standalone?: StandaloneConf | undefined;
-  /** Delegate types run in-process (sriov, host-device, ipvlan); a type left out is exec'd as a binary. */
+  /** Delegate types run in-process (sriov, host-device, ipvlan, and static IPAM for those); a type left out is exec'd as a binary. */
   builtinDelegates: BuiltinDelegateType[];
   /** Where the built-in delegates keep their per-attachment state (original host names, VF settings). */
   delegateStateDir: string;
 }
 
-export const BUILTIN_DELEGATE_TYPES = ['sriov', 'host-device', 'ipvlan'] as const;
+/** `static` is the IPAM plugin: in-process for the built-in delegates' IPAM (exec'd plugins exec their own). */
+export const BUILTIN_DELEGATE_TYPES = ['sriov', 'host-device', 'ipvlan', 'static'] as const;
 export type BuiltinDelegateType = (typeof BUILTIN_DELEGATE_TYPES)[number];
 
 export interface ConfigIssue { path: string; message: string }

@@ -11,8 +11,12 @@ import { hostDeviceDelegate } from './host-device.js';
 import { ipvlanDelegate } from './ipvlan.js';
 import type { InProcessDelegates } from './routing.js';
 import { sriovDelegate } from './sriov.js';
+import { runStaticIpam } from './static-ipam.js';
 
 export const ALL_BUILTIN_DELEGATES: readonly BuiltinDelegate[] = [sriovDelegate, hostDeviceDelegate, ipvlanDelegate];
+
+/** The IPAM plugins that run in-process when enabled (for the built-in delegates; no lock: they touch nothing). */
+const IN_PROCESS_IPAM: Readonly<Record<string, (invocation: PluginInvocation) => unknown>> = { static: runStaticIpam };
 
 /** Runs work for one key at a time, in arrival order; other keys run concurrently. */
 export class KeyedLock {
@@ -51,6 +55,7 @@ export interface RegistryOptions {
 export class DelegateRegistry implements InProcessDelegates {
   readonly services: DelegateServices;
   private readonly delegates = new Map<string, BuiltinDelegate>();
+  private readonly ipam = new Map<string, (invocation: PluginInvocation) => unknown>();
 
   constructor(options: RegistryOptions) {
     const locks = new KeyedLock();
@@ -67,21 +72,26 @@ export class DelegateRegistry implements InProcessDelegates {
     for (const delegate of options.delegates ?? ALL_BUILTIN_DELEGATES) {
       if (enabled.includes(delegate.type)) this.delegates.set(delegate.type, delegate);
     }
+    for (const [type, run] of Object.entries(IN_PROCESS_IPAM)) if (enabled.includes(type)) this.ipam.set(type, run);
   }
 
   handles(type: string): boolean {
-    return this.delegates.has(type);
+    return this.delegates.has(type) || this.ipam.has(type);
   }
 
   types(): string[] {
-    return [...this.delegates.keys()];
+    return [...this.delegates.keys(), ...this.ipam.keys()];
   }
 
   async run(invocation: PluginInvocation, exec: PluginExecutor): Promise<unknown> {
+    const ipam = this.ipam.get(invocation.type);
+    if (ipam) return ipam(invocation);
     const delegate = this.delegates.get(invocation.type);
     if (!delegate) return exec.run(invocation);
     if (!isJsonObject(invocation.stdin)) throw new CniError(CniCode.decodeFailure, `${invocation.type}: the plugin config must be a JSON object`);
     const key = `${invocation.containerId}/${invocation.ifname}`;
-    return this.services.lock(`attachment:${key}`, () => delegate.run({ invocation, conf: invocation.stdin, exec, services: this.services }));
+    // The delegate's own IPAM calls: in-process for the enabled IPAM types, exec'd for the rest.
+    const ipamExec: PluginExecutor = this.ipam.size === 0 ? exec : { run: async (call) => (this.ipam.get(call.type) ?? ((other) => exec.run(other)))(call) };
+    return this.services.lock(`attachment:${key}`, () => delegate.run({ invocation, conf: invocation.stdin, exec: ipamExec, services: this.services }));
   }
 }

@@ -3,6 +3,8 @@
 import t from 'tap';
 import { parseMultusNetConf } from '../../config/multus-config.js';
 import { RoutingExecutor, lazyDelegates } from '../../cni/delegates/routing.js';
+import type { DelegateRequest } from '../../cni/delegates/common.js';
+import { DelegateRegistry } from '../../cni/delegates/registry.js';
 import { addAttachment, delAttachment, type ExecContext } from '../../cni/execute.js';
 import type { PluginExecutor, PluginInvocation } from '../../cni/exec.js';
 import { toConfList } from '../../cni/delegate-conf.js';
@@ -60,9 +62,9 @@ t.test('a conflist: exec\'d plugin first, then the built-in ipvlan chained on it
   tt.same(final['interfaces'], [{ name: 'net1', mac: link!.mac, sandbox: POD_NETNS }], 'only the ipvlan in interfaces');
 });
 
-t.test('builtinDelegates: default all three; a type left out goes to the binary; unknown types are rejected', async (tt) => {
+t.test('builtinDelegates: default all four; a type left out goes to the binary; unknown types are rejected', async (tt) => {
   const base = { cniVersion: '1.0.0', name: 'm', type: 'nicplex', delegates: [{ cniVersion: '1.0.0', name: 'd', type: 'bridge' }] };
-  tt.same(parseMultusNetConf(base, 'test').conf.builtinDelegates, ['sriov', 'host-device', 'ipvlan']);
+  tt.same(parseMultusNetConf(base, 'test').conf.builtinDelegates, ['sriov', 'host-device', 'ipvlan', 'static']);
   const only = parseMultusNetConf({ ...base, builtinDelegates: ['ipvlan'] }, 'test').conf;
   tt.same(only.builtinDelegates, ['ipvlan']);
   tt.throws(() => parseMultusNetConf({ ...base, builtinDelegates: ['macvlan'] }, 'test'), /builtinDelegates\[0\]: "macvlan" has no built-in implementation/);
@@ -77,4 +79,19 @@ t.test('builtinDelegates: default all three; a type left out goes to the binary;
   tt.equal(created, 0, 'the delegate code is not even loaded for an exec\'d type');
   tt.equal(await routing.run({ type: 'ipvlan', command: 'DEL', containerId: 'c', netns: '', ifname: 'net1', cniArgs: '', stdin: {} }), 'in-process');
   tt.equal(created, 1);
+});
+
+t.test('static IPAM: in-process for a built-in delegate when enabled, exec\'d when left out', async (tt) => {
+  const ipamCaller = { type: 'fake', run: async (request: DelegateRequest) => request.exec.run({ ...request.invocation, type: 'static', stdin: request.conf }) };
+  const invocation = { type: 'fake', command: 'ADD', containerId: 'c', netns: '/x', ifname: 'net1', cniArgs: '', stdin: { cniVersion: '1.0.0', name: 'n', type: 'fake', ipam: { type: 'static', addresses: [{ address: '10.9.0.2/24' }] } } };
+  for (const [enabled, expectExec] of [[['fake', 'static'], false], [['fake'], true]] as const) {
+    const exec = new RecordingExec();
+    const registry = new DelegateRegistry({ stateDir: '/nonexistent', enabled, delegates: [ipamCaller] });
+    const result = await registry.run(invocation, exec);
+    if (expectExec) tt.same(exec.calls.map((call) => call.type), ['static'], `enabled ${enabled.join(',')}: static is exec'd`);
+    else {
+      tt.same(exec.calls, [], `enabled ${enabled.join(',')}: nothing exec'd`);
+      tt.same(result, { cniVersion: '1.0.0', ips: [{ address: '10.9.0.2/24' }], dns: {} }, 'the in-process result, as the binary prints it');
+    }
+  }
 });
