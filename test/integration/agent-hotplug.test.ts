@@ -4,10 +4,9 @@
 // 400 naming the field and change nothing; a hot-plug waits for the container's ADD in flight.
 import t from 'tap';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { CniLab, cniEnv, REFERENCE_PLUGIN_DIR } from '../helpers/cni-lab.js';
-import { AgentProcess, runShim } from '../helpers/agent-harness.js';
+import { AgentProcess, delegateRequestBody, postToAgent, runShim } from '../helpers/agent-harness.js';
 
 const lab = new CniLab('hp');
 t.teardown(() => lab.cleanup());
@@ -45,26 +44,9 @@ const macvlanConfig = (name: string) => ({
 const podArgs = (id: string) => `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${id};K8S_POD_UID=uid-${id}`;
 const shimEnv = (command: string, id: string, netns: string) => ({ ...cniEnv(command, id, netns, 'eth0', podArgs(id)), CNI_PATH: `${binDir}:${REFERENCE_PLUGIN_DIR}` });
 
-/** The controller's request (Multus's api.CreateDelegateRequest): env, base64 config, interfaceAttributes. */
-function delegateBody(command: string, id: string, netns: string, ifname: string, config: unknown, interfaceAttributes?: unknown): Record<string, unknown> {
-  const env = { CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: netns, CNI_IFNAME: ifname, CNI_ARGS: `K8S_POD_NAMESPACE=default;K8S_POD_NAME=${id};K8S_POD_UID=uid-${id}` };
-  return { env, config: Buffer.from(JSON.stringify(config)).toString('base64'), ...(interfaceAttributes === undefined ? {} : { interfaceAttributes }) };
-}
-
-function post(path: string, body: unknown): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const payload = typeof body === 'string' ? body : JSON.stringify(body);
-    const req = request({ socketPath, path, method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) }, timeout: 30_000 }, (response) => {
-      let text = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => { text += chunk; });
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, text }));
-    });
-    req.on('timeout', () => req.destroy(new Error(`POST ${path}: no answer within 30 s`)));
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
+const delegateBody = (command: string, id: string, netns: string, ifname: string, config: unknown, interfaceAttributes?: unknown) =>
+  delegateRequestBody(command, { namespace: 'default', name: id, uid: `uid-${id}` }, id, netns, ifname, config, interfaceAttributes);
+const post = (path: string, body: unknown) => postToAgent(socketPath, path, body);
 
 interface Link { ifname: string; address: string; addr_info?: Array<{ family: string; local: string }> }
 const link = (netns: string, ifname: string) => (lab.links(netns) as Link[]).find((entry) => entry.ifname === ifname);
