@@ -20,20 +20,12 @@ import { showLogsOnFailure, waitFor } from './harness/run.js';
 import { distinctCalls } from '../helpers/rbac.js';
 import type { FakeApiServer } from '../helpers/fake-apiserver.js';
 import { fetchStatus } from '../../deploy/status-command.js';
+import { NETWORK_STATUS_ANNOTATION as networkStatusAnnotation } from '../../cni/annotation.js';
+import type { NetworkStatusEntry } from '../../cni/cluster.js';
 
 const subnets = subnetsFor(88);
 const networkName = 'npx-e2e-agent-kube';
 const namespace = 'e2e';
-const networkStatusAnnotation = 'k8s.v1.cni.cncf.io/network-status';
-
-interface NetworkStatusEntry {
-  name?: string;
-  interface?: string;
-  ips?: string[];
-  mac?: string;
-  default?: boolean;
-}
-
 interface Setup {
   fixture: PodmanFixture;
   layout: NicplexLayout;
