@@ -3,6 +3,8 @@
 //   POST /v1/cni  the nicplex shim: {"env": {CNI_*}, "config": "<base64 stdin>"} → 200, header
 //                 X-Cni-Exit-Code, body = the plugin's stdout (the shim writes both back verbatim)
 //   POST /cni     Multus thick's shim protocol, same request → ADD {"Result": …}, errors 400 + CNI error JSON
+//   POST /delegate  Multus thick's hot-plug API: one network added to / removed from a running pod
+//                 ({"env", "config", "interfaceAttributes"}), answered like /cni; queued with the container's requests
 //   GET|POST /healthz  200 (what Multus's shim probes)
 //   GET /v1/status  the agent's status as JSON (`nicplex status`), when the agent provides one
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -10,6 +12,7 @@ import { chmod, lstat, mkdir, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { CniCode, CniError } from './errors.js';
 import type { CniRunOutcome } from './entry.js';
+import { parseDelegateCall, type DelegateCall } from './hotplug-request.js';
 import type { Logger } from './log.js';
 import { QueueFullError, RequestQueue } from './request-queue.js';
 import { CURRENT_VERSION } from './version.js';
@@ -31,6 +34,8 @@ export interface CniServerOptions {
   log: Logger;
   /** Runs one CNI call (the agent: runCni with its long-lived services). */
   handle(call: CniCall): Promise<CniRunOutcome>;
+  /** Runs one POST /delegate call (404 without it). */
+  delegate?: (call: DelegateCall) => Promise<CniRunOutcome>;
   /** Answers GET /v1/status (404 without it). */
   status?: () => Promise<unknown>;
 }
@@ -142,7 +147,8 @@ export class CniServer {
       await this.sendStatus(request, response, this.options.status);
       return;
     }
-    if (path !== '/v1/cni' && path !== '/cni') {
+    const delegate = this.options.delegate;
+    if (path !== '/v1/cni' && path !== '/cni' && !(path === '/delegate' && delegate)) {
       response.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
       return;
     }
@@ -152,8 +158,11 @@ export class CniServer {
     }
     let outcome: CniRunOutcome;
     try {
-      const call = parseCniCall(await readBody(request));
-      outcome = await this.queue.run(call.env['CNI_CONTAINERID'] || `(${call.env['CNI_COMMAND'] ?? ''})`, () => this.options.handle(call));
+      const body = await readBody(request);
+      // One queue for both: a hot-plug waits for the container's ADD or DEL in flight, and the other way round.
+      const queued = <T extends CniCall | DelegateCall>(call: T, run: (call: T) => Promise<CniRunOutcome>) =>
+        this.queue.run(call.env['CNI_CONTAINERID'] || `(${call.env['CNI_COMMAND'] ?? ''})`, () => run(call));
+      outcome = path === '/delegate' ? await queued(parseDelegateCall(body), delegate!) : await queued(parseCniCall(body), (call) => this.options.handle(call));
     } catch (error) {
       if (error instanceof QueueFullError) outcome = cniErrorOutcome(CniCode.tryAgainLater, `${error.message}; retry`);
       else if (error instanceof CniError) outcome = cniErrorOutcome(error.code, error.message);

@@ -13,7 +13,7 @@ import { CniCode, CniError } from './errors.js';
 import type { PluginExecutor } from './exec.js';
 import { addAttachment, checkAttachment, delAttachment, type ExecContext } from './execute.js';
 import type { Logger } from './log.js';
-import { buildPlan, delegateCniArgs, undeliveredRequests, type Plan, type PlannedAttachment, type ResolvedNetwork, type SecondaryNetwork } from './plan.js';
+import { buildPlan, delegateCniArgs, planHotplugAttachment, undeliveredRequests, type Plan, type PlannedAttachment, type ResolvedNetwork, type SecondaryNetwork } from './plan.js';
 import type { PodDevices } from './pod-devices.js';
 import { cniArg, type CniRequest } from './request.js';
 import { resolveNamedNetwork, resolveSelection } from './resolve.js';
@@ -235,20 +235,7 @@ export async function cmdAdd(request: CniRequest, deps: CommandDeps): Promise<Re
   const state: CacheState = { plan, results: {} };
   await writeCache(conf.cniDir, state);
   const ctx: ExecContext = { executor: deps.executor, containerId: request.containerId, netns: request.netns };
-  const outcomes: Array<{ attachment: PlannedAttachment; raw: unknown; result: CniResult }> = [];
-  for (const [index, attachment] of plan.attachments.entries()) {
-    try {
-      await copyDeviceInfo(deps, attachment);
-      const raw = await addAttachment(ctx, attachment);
-      const result = raw === undefined ? { cniVersion: attachment.conf.cniVersion } : parseResult(raw, attachment.conf.cniVersion);
-      outcomes.push({ attachment, raw, result });
-      state.results[attachment.ifname] = raw;
-    } catch (error) {
-      await rollback(deps, ctx, plan.attachments.slice(0, index + 1), state);
-      const cause = error instanceof CniError ? error : new CniError(CniCode.internal, (error as Error).message);
-      throw new CniError(cause.code, `${errorPrefix(request, attachment.conf.name)}: error adding container to network "${attachment.networkName}": ${cause.message}`, cause.details);
-    }
-  }
+  const outcomes = await addInOrder(deps, request, ctx, state, plan.attachments, (added) => rollback(deps, ctx, added, state));
   if (plan.attachments.some((attachment) => attachment.defaultRoute && attachment.defaultRoute.length > 0)) {
     applyDefaultRouteRequests(outcomes);
     // CHECK and DEL replay the cache: it must show the routes as they now are.
@@ -267,7 +254,32 @@ export async function cmdAdd(request: CniRequest, deps: CommandDeps): Promise<Re
   return formatResult(cluster.result, conf.cniVersion);
 }
 
-async function rollback(deps: CommandDeps, ctx: ExecContext, added: PlannedAttachment[], state: CacheState): Promise<void> {
+interface AddOutcome { attachment: PlannedAttachment; raw: unknown; result: CniResult }
+
+/**
+ * ADD of each attachment in order, its result recorded in `state`. When one fails, `undo` gets the ones
+ * that ran (the failed one included: a plugin may have left half of its work) and the error names the network.
+ */
+async function addInOrder(deps: CommandDeps, request: CniRequest, ctx: ExecContext, state: CacheState, attachments: PlannedAttachment[], undo: (added: PlannedAttachment[]) => Promise<void>): Promise<AddOutcome[]> {
+  const outcomes: AddOutcome[] = [];
+  for (const [index, attachment] of attachments.entries()) {
+    try {
+      await copyDeviceInfo(deps, attachment);
+      const raw = await addAttachment(ctx, attachment);
+      const result = raw === undefined ? { cniVersion: attachment.conf.cniVersion } : parseResult(raw, attachment.conf.cniVersion);
+      outcomes.push({ attachment, raw, result });
+      state.results[attachment.ifname] = raw;
+    } catch (error) {
+      await undo(attachments.slice(0, index + 1));
+      const cause = error instanceof CniError ? error : new CniError(CniCode.internal, (error as Error).message);
+      throw new CniError(cause.code, `${errorPrefix(request, attachment.conf.name)}: error adding container to network "${attachment.networkName}": ${cause.message}`, cause.details);
+    }
+  }
+  return outcomes;
+}
+
+/** DEL of what ADD ran, newest first; failures are logged (the ADD's own error is what the caller reports). */
+async function undoAttachments(deps: CommandDeps, ctx: ExecContext, added: PlannedAttachment[], state: CacheState): Promise<void> {
   for (const attachment of [...added].reverse()) {
     try {
       await delAttachment(ctx, attachment, state.results[attachment.ifname]);
@@ -276,8 +288,18 @@ async function rollback(deps: CommandDeps, ctx: ExecContext, added: PlannedAttac
     }
     if (attachment.deviceInfoFile) await removeDeviceInfoFile(attachment.deviceInfoFile).catch(() => undefined);
   }
+}
+
+async function rollback(deps: CommandDeps, ctx: ExecContext, added: PlannedAttachment[], state: CacheState): Promise<void> {
+  await undoAttachments(deps, ctx, added, state);
   if (deps.conf.standalone) await releaseStandaloneDevices(deps.conf.standalone, state.plan.containerId, planDevices(state.plan));
   await removeCache(deps.conf.cniDir, state.plan.containerId).catch(() => undefined);
+}
+
+async function recordAddedInterfaces(api: ClusterApi, pod: PodInfo, outcomes: Array<{ attachment: PlannedAttachment; result: CniResult }>): Promise<void> {
+  for (const { attachment, result } of outcomes) {
+    for (const message of addedInterfaceMessages(attachment, result)) await api.recordEvent(pod, 'AddedInterface', message);
+  }
 }
 
 async function reportStatus(deps: CommandDeps, api: ClusterApi, pod: PodInfo, outcomes: Array<{ attachment: PlannedAttachment; result: CniResult }>): Promise<void> {
@@ -286,9 +308,7 @@ async function reportStatus(deps: CommandDeps, api: ClusterApi, pod: PodInfo, ou
     status.push(...networkStatusEntries(attachment, result, await readDeviceInfo(attachment)));
   }
   await api.setNetworkStatus(pod, status);
-  for (const { attachment, result } of outcomes) {
-    for (const message of addedInterfaceMessages(attachment, result)) await api.recordEvent(pod, 'AddedInterface', message);
-  }
+  await recordAddedInterfaces(api, pod, outcomes);
 }
 
 // ---- DEL -----------------------------------------------------------------------------------------
@@ -369,19 +389,114 @@ export async function cmdDel(request: CniRequest, deps: CommandDeps): Promise<vo
   // A vanished namespace (reboot, runtime already removed it) must not stop IPAM and device release.
   const netns = netnsForDel(request.netns, state.plan);
   const ctx: ExecContext = { executor: deps.executor, containerId: request.containerId, netns };
+  const failures = await delInReverse(request, ctx, state.plan.attachments, state.results);
+  if (failures.length > 0 && conf.retryDeleteOnError) throw new CniError(CniCode.internal, failures.join('; '));
+  if (conf.standalone) await releaseAllStandaloneDevicesOf(conf, request.containerId);
+  await removeCache(conf.cniDir, request.containerId);
+  if (failures.length > 0) throw new CniError(CniCode.internal, failures.join('; '));
+}
+
+/** DEL of each attachment, newest first, every one tried; returns the failures, each naming its network. */
+async function delInReverse(request: CniRequest, ctx: ExecContext, attachments: PlannedAttachment[], results: CacheState['results']): Promise<string[]> {
   const failures: string[] = [];
-  for (const attachment of [...state.plan.attachments].reverse()) {
+  for (const attachment of [...attachments].reverse()) {
     try {
-      await delAttachment(ctx, attachment, state.results[attachment.ifname]);
+      await delAttachment(ctx, attachment, results[attachment.ifname]);
     } catch (error) {
       failures.push(`${errorPrefix(request, attachment.conf.name)}: error deleting container from network "${attachment.networkName}": ${(error as Error).message}`);
     }
     if (attachment.deviceInfoFile) await removeDeviceInfoFile(attachment.deviceInfoFile).catch(() => undefined);
   }
-  if (failures.length > 0 && conf.retryDeleteOnError) throw new CniError(CniCode.internal, failures.join('; '));
-  if (conf.standalone) await releaseAllStandaloneDevicesOf(conf, request.containerId);
-  await removeCache(conf.cniDir, request.containerId);
+  return failures;
+}
+
+// ---- hot-plug: one network on a running pod (Multus's /delegate) -------------------------------------
+
+/** What a hot-plug request adds or removes: one delegate config and the interface's requests. */
+export interface HotplugNetwork {
+  network: ResolvedNetwork;
+  requests: Pick<NetworkSelection, 'ips' | 'mac' | 'cniArgs'>;
+}
+
+/** Multus answers /delegate with the result converted to CNI 1.0.0 (cni100), whatever the delegate's version. */
+export const HOTPLUG_RESULT_VERSION = '1.0.0';
+
+function hotplugAttachment(request: CniRequest, deps: CommandDeps, hotplug: HotplugNetwork): PlannedAttachment {
+  const selection: NetworkSelection = { name: hotplug.network.networkName, namespace: request.pod?.namespace ?? '', interface: request.ifname, ...hotplug.requests };
+  return planHotplugAttachment({ request, network: hotplug.network, selection, cniDeviceInfoDir: deps.conf.cniDeviceInfoDir });
+}
+
+/** In Kubernetes mode the pod must exist with the request's UID (Multus reads it too), for its events. */
+async function hotplugPod(request: CniRequest, api: ClusterApi | undefined): Promise<PodInfo | undefined> {
+  if (api?.kind !== 'kubernetes') return undefined;
+  if (!request.pod) throw new CniError(CniCode.invalidEnvironment, 'CNI_ARGS: K8S_POD_NAMESPACE and K8S_POD_NAME are required in Kubernetes mode');
+  const pod = await api.getPod(request.pod.namespace, request.pod.name, { retryNotFound: false });
+  if (!pod) throw new CniError(CniCode.invalidConfig, `pod ${podLabel(request)} does not exist in the API server`);
+  if (request.pod.uid && pod.uid && request.pod.uid !== pod.uid) {
+    throw new CniError(CniCode.invalidConfig, `pod ${podLabel(request)}: K8S_POD_UID "${request.pod.uid}" is not the API server's "${pod.uid}": the pod was deleted and recreated`);
+  }
+  return pod;
+}
+
+/**
+ * ADD of one network to a pod nicplex attached: planned like an annotation's network, recorded in the pod's
+ * cache before its plugins run (so the pod's DEL, GC and reconcile release it like the others), rolled back
+ * alone on failure. Serialized with the container's other requests by the caller (the agent's queue).
+ */
+export async function cmdHotplugAdd(request: CniRequest, deps: CommandDeps, hotplug: HotplugNetwork): Promise<Record<string, unknown>> {
+  const { conf } = deps;
+  if (!netnsExists(request.netns)) throw new CniError(CniCode.invalidNetns, `CNI_NETNS "${request.netns}": no such network namespace`);
+  const cached = await readCache(conf.cniDir, request.containerId);
+  if (cached.kind !== 'found') {
+    const why = cached.kind === 'corrupt' ? `its cache is unreadable (${cached.reason})` : cached.kind === 'multus' ? 'its cache was written by Multus' : 'nicplex never attached it';
+    throw new CniError(CniCode.unknownContainer, `container ${request.containerId}: ${why} (cniDir ${conf.cniDir}); a network can be added only to a pod nicplex attached, so that the pod's DEL removes it too`);
+  }
+  const state = cached.state;
+  if (state.plan.netnsId !== undefined && netnsId(request.netns) !== state.plan.netnsId) {
+    throw new CniError(CniCode.invalidNetns, `CNI_NETNS "${request.netns}" is not the network namespace container ${request.containerId} was attached in (${state.plan.netns})`);
+  }
+  const taken = state.plan.attachments.find((attachment) => attachment.ifname === request.ifname);
+  if (taken) throw new CniError(CniCode.invalidConfig, `CNI_IFNAME "${request.ifname}": container ${request.containerId} already has it (network "${taken.networkName}"); choose another interface name, or DEL that network first`);
+  const api = await deps.clusterApi();
+  const pod = await hotplugPod(request, api);
+  const attachment = hotplugAttachment(request, deps, hotplug);
+  state.plan.attachments.push(attachment);
+  await writeCache(conf.cniDir, state);
+  const ctx: ExecContext = { executor: deps.executor, containerId: request.containerId, netns: request.netns };
+  const [outcome] = await addInOrder(deps, request, ctx, state, [attachment], async (added) => {
+    await undoAttachments(deps, ctx, added, state);
+    state.plan.attachments = state.plan.attachments.filter((planned) => planned !== attachment);
+    delete state.results[attachment.ifname];
+    await writeCache(conf.cniDir, state);
+  });
+  await writeCache(conf.cniDir, state);
+  // Multus records the AddedInterface event; the network-status annotation is the hot-plug controller's to write.
+  if (pod && api) await recordAddedInterfaces(api, pod, [outcome!]);
+  return formatResult(outcome!.result, HOTPLUG_RESULT_VERSION);
+}
+
+/**
+ * DEL of one network of a running pod: the cached attachment when the pod's cache has the interface (what
+ * ADD ran, then dropped from the cache), else the request's config as Multus does. Failures are returned,
+ * and the cache keeps the attachment, so the caller can retry; the cluster network is never removed here.
+ */
+export async function cmdHotplugDel(request: CniRequest, deps: CommandDeps, hotplug: HotplugNetwork): Promise<void> {
+  const { conf } = deps;
+  const cached = await readCache(conf.cniDir, request.containerId);
+  const state = cached.kind === 'found' ? cached.state : undefined;
+  const attachment = state?.plan.attachments.find((planned) => planned.ifname === request.ifname);
+  if (attachment?.isDefault) {
+    throw new CniError(CniCode.invalidConfig, `CNI_IFNAME "${request.ifname}" is the cluster network of container ${request.containerId}: only secondary networks can be removed from a running pod`);
+  }
+  const netns = state ? netnsForDel(request.netns, state.plan) : netnsExists(request.netns) ? request.netns : '';
+  const ctx: ExecContext = { executor: deps.executor, containerId: request.containerId, netns };
+  const failures = await delInReverse(request, ctx, [attachment ?? hotplugAttachment(request, deps, hotplug)], state?.results ?? {});
   if (failures.length > 0) throw new CniError(CniCode.internal, failures.join('; '));
+  if (state && attachment) {
+    state.plan.attachments = state.plan.attachments.filter((planned) => planned !== attachment);
+    delete state.results[attachment.ifname];
+    await writeCache(conf.cniDir, state);
+  }
 }
 
 // ---- CHECK ---------------------------------------------------------------------------------------

@@ -142,11 +142,49 @@ export function deviceInfoFileName(networkName: string, containerId: string, ifn
   return `${networkName}-${containerId}_${ifname}`.replace(/\//g, '-').replace(/[^A-Za-z0-9_.:-]/g, '-');
 }
 
+interface PlanEntry { network: ResolvedNetwork; selection?: NetworkSelection | undefined; isDefault: boolean }
+
+/** One entry's delegate invocation: its conf with the device injected, its capability args and CNI_ARGS. */
+function plannedAttachment(entry: PlanEntry, ifname: string, deviceId: string | undefined, input: Pick<PlanInput, 'request' | 'runtimeConfig' | 'cniDeviceInfoDir'>): PlannedAttachment {
+  const { network, selection, isDefault } = entry;
+  const conf: ConfList = structuredClone(network.config);
+  const runtimeConfig: JsonObject = isDefault ? structuredClone(input.runtimeConfig) : {};
+  let deviceInfoFile: string | undefined;
+  if (deviceId !== undefined) {
+    injectDeviceId(conf, deviceId);
+    runtimeConfig['deviceID'] = deviceId;
+    if (network.resourceName) {
+      deviceInfoFile = `${input.cniDeviceInfoDir}/${deviceInfoFileName(network.networkName, input.request.containerId, ifname)}`;
+      runtimeConfig['CNIDeviceInfoFile'] = deviceInfoFile;
+    }
+  }
+  if (selection) {
+    if (selection.cniArgs) mergeCniArgs(conf, selection.cniArgs);
+    // Offered as capability args; each plugin receives the ones it declares (libcni's filter). Multus never
+    // fails on an undeclared one: `ips` and `mac` still reach every plugin as CNI_ARGS IP=/MAC= (below),
+    // the others (infiniband-guid, portMappings, bandwidth) are dropped, which cmdAdd logs.
+    const requested: Array<[string, unknown]> = [
+      ['ips', selection.ips],
+      ['mac', selection.mac],
+      ['infinibandGUID', selection.infinibandGuid],
+      ['portMappings', selection.portMappings],
+      ['bandwidth', selection.bandwidth],
+    ];
+    for (const [capability, value] of requested) if (value !== undefined) runtimeConfig[capability] = value;
+  }
+  const attachment: PlannedAttachment = { networkName: network.networkName, isDefault, ifname, conf, runtimeConfig, cniArgs: withLegacyRequestArgs(delegateCniArgs(input.request), selection) };
+  if (deviceId !== undefined) attachment.deviceId = deviceId;
+  if (network.resourceName) attachment.resourceName = network.resourceName;
+  if (deviceInfoFile) attachment.deviceInfoFile = deviceInfoFile;
+  if (selection?.defaultRoute) attachment.defaultRoute = selection.defaultRoute;
+  return attachment;
+}
+
 export function buildPlan(input: PlanInput): Plan {
   const { request } = input;
   if (input.clusterNetworks.length === 0) throw new CniError(CniCode.invalidConfig, 'no cluster network: set "clusterNetwork" or "delegates"');
   const podLabel = request.pod ? `${request.pod.namespace}/${request.pod.name}` : `container ${request.containerId}`;
-  const entries: Array<{ network: ResolvedNetwork; selection?: NetworkSelection; isDefault: boolean }> = [
+  const entries: PlanEntry[] = [
     ...input.clusterNetworks.map((network, index) => ({ network, isDefault: index === 0 })),
     ...input.secondary.map(({ network, selection }) => ({ network, selection, isDefault: false })),
   ];
@@ -156,47 +194,14 @@ export function buildPlan(input: PlanInput): Plan {
     podLabel,
   );
   const usedIfnames = new Map<string, string>();
-  const cniArgs = delegateCniArgs(request);
   const attachments = entries.map((entry, index): PlannedAttachment => {
-    const { network, selection, isDefault } = entry;
-    const ifname = isDefault ? request.ifname : selection?.interface ?? `net${index}`;
+    const ifname = entry.isDefault ? request.ifname : entry.selection?.interface ?? `net${index}`;
     const previousOwner = usedIfnames.get(ifname);
     if (previousOwner !== undefined) {
-      throw new CniError(CniCode.invalidConfig, `network "${network.networkName}" wants interface "${ifname}", which network "${previousOwner}" already uses in pod ${podLabel}: set a different "interface" (or @ifname) in the annotation`);
+      throw new CniError(CniCode.invalidConfig, `network "${entry.network.networkName}" wants interface "${ifname}", which network "${previousOwner}" already uses in pod ${podLabel}: set a different "interface" (or @ifname) in the annotation`);
     }
-    usedIfnames.set(ifname, network.networkName);
-    const conf: ConfList = structuredClone(network.config);
-    const runtimeConfig: JsonObject = isDefault ? structuredClone(input.runtimeConfig) : {};
-    const deviceId = devices.get(index);
-    let deviceInfoFile: string | undefined;
-    if (deviceId !== undefined) {
-      injectDeviceId(conf, deviceId);
-      runtimeConfig['deviceID'] = deviceId;
-      if (network.resourceName) {
-        deviceInfoFile = `${input.cniDeviceInfoDir}/${deviceInfoFileName(network.networkName, request.containerId, ifname)}`;
-        runtimeConfig['CNIDeviceInfoFile'] = deviceInfoFile;
-      }
-    }
-    if (selection) {
-      if (selection.cniArgs) mergeCniArgs(conf, selection.cniArgs);
-      // Offered as capability args; each plugin receives the ones it declares (libcni's filter). Multus never
-      // fails on an undeclared one: `ips` and `mac` still reach every plugin as CNI_ARGS IP=/MAC= (below),
-      // the others (infiniband-guid, portMappings, bandwidth) are dropped, which cmdAdd logs.
-      const requested: Array<[string, unknown]> = [
-        ['ips', selection.ips],
-        ['mac', selection.mac],
-        ['infinibandGUID', selection.infinibandGuid],
-        ['portMappings', selection.portMappings],
-        ['bandwidth', selection.bandwidth],
-      ];
-      for (const [capability, value] of requested) if (value !== undefined) runtimeConfig[capability] = value;
-    }
-    const attachment: PlannedAttachment = { networkName: network.networkName, isDefault, ifname, conf, runtimeConfig, cniArgs: withLegacyRequestArgs(cniArgs, selection) };
-    if (deviceId !== undefined) attachment.deviceId = deviceId;
-    if (network.resourceName) attachment.resourceName = network.resourceName;
-    if (deviceInfoFile) attachment.deviceInfoFile = deviceInfoFile;
-    if (selection?.defaultRoute) attachment.defaultRoute = selection.defaultRoute;
-    return attachment;
+    usedIfnames.set(ifname, entry.network.networkName);
+    return plannedAttachment(entry, ifname, devices.get(index), input);
   });
   return {
     kind: 'nicplexPlanV1',
@@ -207,4 +212,12 @@ export function buildPlan(input: PlanInput): Plan {
     requestCniVersion: input.requestCniVersion,
     attachments,
   };
+}
+
+/**
+ * One secondary network added to a running pod (Multus's `/delegate`, hot-plug): the request's ifname, the
+ * selection's requests (ips, mac, cni-args, an explicit deviceID), planned exactly like an annotation's network.
+ */
+export function planHotplugAttachment(input: { request: PlanInput['request']; network: ResolvedNetwork; selection: NetworkSelection; cniDeviceInfoDir: string }): PlannedAttachment {
+  return plannedAttachment({ network: input.network, selection: input.selection, isDefault: false }, input.request.ifname, input.selection.deviceId, { ...input, runtimeConfig: {} });
 }

@@ -9,13 +9,16 @@ import type { Server } from 'node:http';
 import type { Logger as PinoLogger } from 'pino';
 import { createPino } from '../config/logger.js';
 import { isJsonObject } from '../config/cni-json.js';
-import { MULTUS_DEFAULTS, type MultusNetConf, type StandaloneConf } from '../config/multus-config.js';
+import { MULTUS_DEFAULTS, MultusConfigError, parseMultusNetConf, type MultusNetConf, type StandaloneConf } from '../config/multus-config.js';
 import { CniServer, type CniCall } from '../cni/agent-server.js';
 import { flushCacheWrites } from '../cni/cache.js';
 import { GuardedExecutor, type DelegateCall } from '../cni/agent-executor.js';
 import type { ClusterApi } from '../cni/cluster.js';
 import type { InProcessDelegates } from '../cni/delegates/routing.js';
 import { builtinDelegatesFor, delegateExecutor, runCni, type CniRunOutcome, type CniServices } from '../cni/entry.js';
+import { runHotplug, type DelegateCall as HotplugCall } from '../cni/hotplug-request.js';
+import { cachePath } from '../cni/cache.js';
+import { CniCode, CniError } from '../cni/errors.js';
 import { ConfInstaller, META_PLUGIN_TYPES, findPrimaryConf, generateConf, installShim } from '../cni/install.js';
 import { loggerFromPino } from '../cni/log.js';
 import { TokenBucket } from '../cni/rate-limit.js';
@@ -175,7 +178,7 @@ export class Agent {
   private readonly kubernetesApis = new Map<string, Promise<ClusterApi>>();
   private readonly informers: Array<{ name: string; synced: boolean; size: number; stop(): void }> = [];
   /** The cniDir and standalone config of recent requests, for the status (insertion order = age). */
-  private readonly seenConfs = new Map<string, { cniDir: string; standalone?: StandaloneConf | undefined }>([
+  private readonly seenConfs = new Map<string, { cniDir: string; standalone?: StandaloneConf | undefined; conf?: MultusNetConf }>([
     [confKey(MULTUS_DEFAULTS.cniDir, undefined), { cniDir: MULTUS_DEFAULTS.cniDir }],
   ]);
   private stopping = false;
@@ -231,6 +234,7 @@ export class Agent {
       maxConcurrent: args['max-concurrent-requests'],
       log: this.log,
       handle: (call) => this.handle(call),
+      delegate: (call) => this.handleHotplug(call),
       status: () => this.status(),
     });
     await server.start();
@@ -320,7 +324,7 @@ export class Agent {
   private rememberConf(conf: MultusNetConf): void {
     const key = confKey(conf.cniDir, conf.standalone);
     this.seenConfs.delete(key);
-    this.seenConfs.set(key, { cniDir: conf.cniDir, standalone: conf.standalone });
+    this.seenConfs.set(key, { cniDir: conf.cniDir, standalone: conf.standalone, conf });
     while (this.seenConfs.size > REMEMBERED_CONFS) this.seenConfs.delete(this.seenConfs.keys().next().value!);
   }
 
@@ -401,23 +405,61 @@ export class Agent {
     };
   }
 
-  private async handle(call: CniCall): Promise<CniRunOutcome> {
+  private observeDelegate(delegate: DelegateCall): void {
+    this.metrics.delegateDuration.observe({ delegate: delegate.type, command: delegate.command, result: delegate.ok ? 'success' : 'error' }, delegate.seconds);
+    if (!delegate.ok) this.metrics.errors.inc({ kind: `delegate_${errorKind(delegate.code)}` });
+  }
+
+  private handle(call: CniCall): Promise<CniRunOutcome> {
     const command = call.env['CNI_COMMAND'] ?? '';
-    const started = process.hrtime.bigint();
-    let outcome: CniRunOutcome;
-    const notReady = command === 'STATUS' ? this.notReadyReason() : undefined;
-    if (notReady) {
-      outcome = { exitCode: 1, stdout: `${JSON.stringify({ cniVersion: '1.1.0', code: 50, msg: `the nicplex agent is not ready: ${notReady}` })}\n` };
-    } else {
-      outcome = await runCni({
-        env: call.env,
-        stdin: call.stdin,
-        services: this.services(call, (delegate) => {
-          this.metrics.delegateDuration.observe({ delegate: delegate.type, command: delegate.command, result: delegate.ok ? 'success' : 'error' }, delegate.seconds);
-          if (!delegate.ok) this.metrics.errors.inc({ kind: `delegate_${errorKind(delegate.code)}` });
-        }),
-      });
+    return this.measured(command, async () => {
+      const notReady = command === 'STATUS' ? this.notReadyReason() : undefined;
+      if (notReady) return { exitCode: 1, stdout: `${JSON.stringify({ cniVersion: '1.1.0', code: 50, msg: `the nicplex agent is not ready: ${notReady}` })}\n` };
+      return runCni({ env: call.env, stdin: call.stdin, services: this.services(call, (delegate) => this.observeDelegate(delegate)) });
+    });
+  }
+
+  /**
+   * POST /delegate (hot-plug): run with the conf that attached the container (a conf a request brought whose
+   * cniDir holds its cache), else the served conf, else the newest conf a request brought.
+   */
+  private handleHotplug(call: HotplugCall): Promise<CniRunOutcome> {
+    return this.measured(`DELEGATE_${call.env['CNI_COMMAND'] ?? ''}`, async () => {
+      let conf: MultusNetConf;
+      try {
+        conf = this.hotplugConf(call.env['CNI_CONTAINERID'] ?? '');
+      } catch (error) {
+        const message = error instanceof MultusConfigError ? `the served conf: ${error.message}` : (error as Error).message;
+        return { exitCode: 1, stdout: `${JSON.stringify(new CniError(CniCode.invalidConfig, message).toJSON('1.1.0'))}\n` };
+      }
+      const services = this.services({ env: call.env, stdin: '' }, (delegate) => this.observeDelegate(delegate));
+      return runHotplug(call, conf, { log: services.log!, executor: services.executor!, kubernetesApi: services.kubernetesApi });
+    });
+  }
+
+  private hotplugConf(containerId: string): MultusNetConf {
+    const seen = [...this.seenConfs.values()].reverse().flatMap((entry) => (entry.conf ? [entry.conf] : []));
+    const holding = seen.find((conf) => {
+      try {
+        return existsSync(cachePath(conf.cniDir, containerId));
+      } catch {
+        return false;
+      }
+    });
+    if (holding) return holding;
+    const raw = this.served.requestConf?.();
+    if (raw) {
+      const overlay = { ...this.served.overlay };
+      if (this.args.kubeconfig && overlay['kubeconfig'] === undefined) overlay['kubeconfig'] = this.args.kubeconfig;
+      return parseMultusNetConf({ ...raw, ...overlay }, 'the served conf').conf;
     }
+    if (seen[0]) return seen[0];
+    throw new Error('the agent knows no nicplex conf yet (no --cni-conf or --multus-daemon-config, and no CNI request served since it started): /delegate needs the conf\'s cniDir and binDir');
+  }
+
+  private async measured(command: string, run: () => Promise<CniRunOutcome>): Promise<CniRunOutcome> {
+    const started = process.hrtime.bigint();
+    const outcome = await run();
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const ok = outcome.exitCode === 0;
     this.metrics.requestDuration.observe({ command, result: ok ? 'success' : 'error' }, seconds);

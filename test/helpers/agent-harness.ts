@@ -2,6 +2,7 @@
 // the root netns) and the C shim the way a runtime execs it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { CniCall, CniLab } from './cni-lab.js';
@@ -102,4 +103,26 @@ export async function runShim(env: Record<string, string>, conf: unknown, option
   const started = process.hrtime.bigint();
   const call = await runPlugin(options.shim ?? shimPath, [], { CNI_PATH: REFERENCE_PLUGIN_DIR, ...env }, conf, options);
   return { ...call, ms: Number(process.hrtime.bigint() - started) / 1e6 };
+}
+
+/** POSTs a JSON body (or a raw string) to the agent's socket; resolves with the status and the body text. */
+export function postToAgent(socketPath: string, path: string, body: unknown, timeoutMs = 30_000): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const payload = typeof body === 'string' ? body : JSON.stringify(body);
+    const req = request({ socketPath, path, method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) }, timeout: timeoutMs }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => { text += chunk; });
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, text }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`POST ${path} on ${socketPath}: no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+/** The body of Multus's api.CreateDelegateRequest (what multus-dynamic-networks-controller POSTs to /delegate). */
+export function delegateRequestBody(command: string, pod: { namespace: string; name: string; uid: string }, containerId: string, netns: string, ifname: string, config: unknown, interfaceAttributes?: unknown): Record<string, unknown> {
+  const env = { CNI_COMMAND: command, CNI_CONTAINERID: containerId, CNI_NETNS: netns, CNI_IFNAME: ifname, CNI_ARGS: `K8S_POD_NAMESPACE=${pod.namespace};K8S_POD_NAME=${pod.name};K8S_POD_UID=${pod.uid}` };
+  return { env, config: Buffer.from(JSON.stringify(config)).toString('base64'), ...(interfaceAttributes === undefined ? {} : { interfaceAttributes }) };
 }

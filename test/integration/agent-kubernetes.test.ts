@@ -1,10 +1,11 @@
 // `nicplex agent` in Kubernetes mode against the fake API server: pods of this node and NADs come from
 // informer caches (no API read per ADD for a cached pod), a pod missing from the cache is read once;
-// /readyz and STATUS report not-ready until the caches synced; the request histogram counts every ADD.
+// /readyz and STATUS report not-ready until the caches synced; the request histogram counts every ADD;
+// a /delegate hot-plug takes its pod from the cache and records the AddedInterface event.
 import t from 'tap';
 import { join } from 'node:path';
 import { CniLab, cniEnv } from '../helpers/cni-lab.js';
-import { AgentProcess, runShim } from '../helpers/agent-harness.js';
+import { AgentProcess, delegateRequestBody, postToAgent, runShim } from '../helpers/agent-harness.js';
 import { agentRbacRules } from '../helpers/deploy-manifests.js';
 import { FakeApiServer } from '../helpers/fake-apiserver.js';
 import { distinctCalls } from '../helpers/rbac.js';
@@ -81,5 +82,48 @@ t.test('informer caches, readiness and metrics', async (t) => {
   t.equal(metricValue(metrics, 'nicplex_errors_total', 'kind="not_available"'), 1, 'the unready STATUS counted as an error');
   const { code } = await running.stop('SIGTERM');
   t.equal(code, 0);
+  t.same(api.denied, [], `deploy/rbac.yaml allows every call the agent made: ${distinctCalls(api.requests).join(', ')}`);
+});
+
+t.test('/delegate in Kubernetes mode: the pod from the informer cache, an AddedInterface event, network-status left to the hot-plug controller', async (t) => {
+  const socketPath = join(socketDir, 'nicplex.sock');
+  const conf = {
+    cniVersion: '1.0.0', name: 'nicplex', type: 'nicplex', cniDir: join(lab.dir, 'cache'), binDir: spyBin, socketDir,
+    podResourcesSocket: join(lab.dir, 'no-kubelet.sock'), delegates: [{ cniVersion: '1.0.0', name: 'cluster', type: 'spy' }],
+  };
+  const running = await AgentProcess.startInRootNetns(['--socket-dir', socketDir, '--kubeconfig', kubeconfig, '--node-name', 'node-a'], socketPath);
+  t.teardown(() => running.stop('SIGKILL'));
+  const pod = api.addPod({ namespace: 'ns', name: 'hot', nodeName: 'node-a' });
+  const ctr = lab.containerNetns('c2');
+  const args = `IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=hot;K8S_POD_UID=${pod.uid}`;
+  let add = await runShim(cniEnv('ADD', 'akhot', ctr.path, 'eth0', args), conf);
+  for (let attempt = 0; add.exitCode !== 0 && attempt < 50; attempt++) {
+    await sleep(100); // the caches are still syncing
+    add = await runShim(cniEnv('ADD', 'akhot', ctr.path, 'eth0', args), conf);
+  }
+  t.equal(add.exitCode, 0, `the pod is attached (${add.stdout.trim()})`);
+  const statusBefore = api.podAnnotations('ns', 'hot')?.['k8s.v1.cni.cncf.io/network-status'];
+  const eventsBefore = api.events.length;
+  const getsBefore = api.objectGets().length;
+  const spyConfig = { cniVersion: '1.0.0', name: 'hot-spy', type: 'spy' };
+
+  const plugged = await postToAgent(socketPath, '/delegate', delegateRequestBody('ADD', pod, 'akhot', ctr.path, 'net5', spyConfig));
+  t.equal(plugged.status, 200, plugged.text);
+  t.equal((JSON.parse(plugged.text) as { Result?: { interfaces?: Array<{ name: string }> } }).Result?.interfaces?.[0]?.name, 'net5', 'the result is the spy\'s, for net5');
+  t.equal(api.objectGets().length - getsBefore, 0, 'the pod came from the informer cache');
+  const events = api.events.slice(eventsBefore);
+  t.ok(events.some((event) => event['reason'] === 'AddedInterface' && String(event['message']).includes('net5')), `an AddedInterface event for net5 (${events.map((event) => String(event['message'])).join('; ')})`);
+  t.equal(api.podAnnotations('ns', 'hot')?.['k8s.v1.cni.cncf.io/network-status'], statusBefore, 'network-status is untouched (multus-dynamic-networks-controller writes it from the answer)');
+
+  const gone = await postToAgent(socketPath, '/delegate', delegateRequestBody('ADD', { namespace: 'ns', name: 'gone', uid: 'uid-gone' }, 'akhot', ctr.path, 'net6', spyConfig));
+  t.equal(gone.status, 400, 'a pod the API server does not have: 400');
+  t.match(gone.text, /pod ns\/gone does not exist in the API server/, 'naming the pod');
+
+  const unplugged = await postToAgent(socketPath, '/delegate', delegateRequestBody('DEL', pod, 'akhot', ctr.path, 'net5', spyConfig));
+  t.equal(unplugged.status, 200, unplugged.text);
+  const del = await runShim(cniEnv('DEL', 'akhot', ctr.path, 'eth0', args), conf);
+  t.equal(del.exitCode, 0, del.stdout);
+  const calls = lab.spyCalls().map((call) => call.file).filter((file) => /-(ADD|DEL)-net[56]\.json$/.test(file)).map((file) => file.replace(/^\d+-/, ''));
+  t.same(calls, ['spy-ADD-net5.json', 'spy-DEL-net5.json'], 'net5 added once and deleted once (the pod\'s DEL did not repeat it); net6 never ran');
   t.same(api.denied, [], `deploy/rbac.yaml allows every call the agent made: ${distinctCalls(api.requests).join(', ')}`);
 });

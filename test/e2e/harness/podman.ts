@@ -20,7 +20,7 @@ export interface PodmanInstance {
   globalFlags: string[];
   env: NodeJS.ProcessEnv;
   /** Runs `podman <args>` in the node netns; throws on a non-zero exit unless allowFailure. */
-  podman(args: string[], options?: { allowFailure?: boolean; timeoutMs?: number }): Promise<RunResult>;
+  podman(args: string[], options?: { allowFailure?: boolean; timeoutMs?: number; env?: NodeJS.ProcessEnv }): Promise<RunResult>;
   importImage(rootfsTar: string, imageRef: string): Promise<void>;
   /** Removes containers and images, ends leftover conmon processes, unmounts and deletes the storage. */
   cleanUp(): Promise<void>;
@@ -52,7 +52,7 @@ export async function preparePodman(options: PodmanOptions): Promise<PodmanInsta
 
   const podman: PodmanInstance['podman'] = (args, runOptions = {}) =>
     run('nsenter', [...options.node.enterArgs, 'podman', ...globalFlags, ...args], {
-      env,
+      env: { ...env, ...runOptions.env },
       timeoutMs: runOptions.timeoutMs ?? 60_000,
       allowFailure: runOptions.allowFailure ?? false,
     });
