@@ -47,7 +47,7 @@ export interface RegistryOptions {
   /** sriov-cni's cache directory, read by DEL when nicplex has no state of its own (default /var/lib/cni/sriov). */
   sriovCniCacheDir?: string;
   log?: Logger;
-  /** Types to run in-process (default: all three). */
+  /** Types to run in-process (default: the three delegates and static IPAM). */
   enabled?: readonly string[];
   delegates?: readonly BuiltinDelegate[];
 }
@@ -68,7 +68,7 @@ export class DelegateRegistry implements InProcessDelegates {
       log: options.log ?? silentLogger,
       lock: (key, work) => locks.with(key, work),
     };
-    const enabled = options.enabled ?? ALL_BUILTIN_DELEGATES.map((delegate) => delegate.type);
+    const enabled = options.enabled ?? [...ALL_BUILTIN_DELEGATES.map((delegate) => delegate.type), ...Object.keys(IN_PROCESS_IPAM)];
     for (const delegate of options.delegates ?? ALL_BUILTIN_DELEGATES) {
       if (enabled.includes(delegate.type)) this.delegates.set(delegate.type, delegate);
     }

@@ -1,9 +1,9 @@
 // ADD+DEL of host-device: the built-in delegate called from a long-running process (as the agent calls
 // it) vs exec'ing Debian's /usr/lib/cni/host-device with the same config, side by side, without IPAM and
-// with static IPAM; plus the whole thin-mode call (`nicplex cni`, one Node process per call, built-in
-// host-device) against the binary, so the Node start is visible. Runs itself inside a private "host"
-// netns (veth ends stand in for host devices) so the root netns stays untouched.
-// Writes bench-results/delegates.json with a `summary` of {case, nicplex_ms, reference_ms, ratio, goal}.
+// with static IPAM (in-process, and exec'd as the binary does); plus the whole thin-mode call (`nicplex
+// cni`, one Node process per call, built-in host-device) against the binary, so the Node start is visible.
+// Runs itself inside a private "host" netns (veth ends stand in for host devices) so the root netns stays
+// untouched. Writes bench-results/delegates.json with a `summary` of {case, nicplex_ms, reference_ms, ratio, goal}.
 // Also the agent's path: the C shim → `nicplex agent` (in this private host netns, built-in host-device)
 // against the binary, which is what a runtime sees (goal < 1.0×).
 // Usage: node dist/test/bench/delegates.bench.js [--rounds N]
@@ -37,10 +37,11 @@ interface Row { case: string; nicplex_ms: number; reference_ms: number; ratio: n
 async function inner(dir: string, pods: Record<keyof typeof devices, string>): Promise<void> {
   const exec = new ExecPluginExecutor([PLUGINS], 30_000);
   const registry = new DelegateRegistry({ host: nativeHostNetwork(), stateDir: join(dir, 'state') });
+  const registryExecIpam = new DelegateRegistry({ host: nativeHostNetwork(), stateDir: join(dir, 'state'), enabled: ['host-device'] });
   const ipam = { type: 'static', addresses: [{ address: '10.232.0.5/24', gateway: '10.232.0.1' }], routes: [{ dst: '0.0.0.0/0' }] };
   const conf = (device: string, withIpam: boolean) => ({ cniVersion: '1.0.0', name: 'bench-hd', type: 'host-device', device, ...(withIpam ? { ipam } : {}) });
   const env = (command: string, netns: string, ifname = 'net1') => ({ CNI_COMMAND: command, CNI_CONTAINERID: 'bench', CNI_NETNS: `/var/run/netns/${netns}`, CNI_IFNAME: ifname, CNI_PATH: PLUGINS });
-  const builtinCall = (command: string, withIpam: boolean) => registry.run({
+  const builtinCall = (command: string, withIpam: boolean, reg = registry) => reg.run({
     type: 'host-device', command, containerId: 'bench', netns: `/var/run/netns/${pods.builtin}`, ifname: 'net1', cniArgs: '', stdin: conf(devices.builtin, withIpam),
   }, exec);
   const referenceCall = async (command: string, withIpam: boolean) => {
@@ -89,8 +90,10 @@ async function inner(dir: string, pods: Record<keyof typeof devices, string>): P
   const addDel = (call: (command: string) => Promise<unknown>) => async () => (await timed(() => call('ADD'))) + (await timed(() => call('DEL')));
   await pair('host-device ADD+DEL, no IPAM: built-in in a long-running process vs /usr/lib/cni/host-device', 0.25,
     addDel((command) => builtinCall(command, false)), addDel((command) => referenceCall(command, false)));
-  await pair('host-device ADD+DEL, static IPAM (exec\'d by both): built-in in a long-running process vs /usr/lib/cni/host-device', 0.25,
+  await pair('host-device ADD+DEL, static IPAM (in-process, the default): built-in in a long-running process vs /usr/lib/cni/host-device', 0.25,
     addDel((command) => builtinCall(command, true)), addDel((command) => referenceCall(command, true)));
+  await pair('host-device ADD+DEL, static IPAM (exec\'d by both: builtinDelegates without static): built-in in a long-running process vs /usr/lib/cni/host-device', null,
+    addDel((command) => builtinCall(command, true, registryExecIpam)), addDel((command) => referenceCall(command, true)));
   await pair('host-device ADD+DEL, static IPAM: thin-mode `nicplex cni` (Node per call, built-in host-device) vs /usr/lib/cni/host-device', null,
     addDel(thinCall), addDel((command) => referenceCall(command, true)));
   await pair('host-device ADD+DEL, static IPAM: the C shim → `nicplex agent` (built-in host-device) vs /usr/lib/cni/host-device', 1.0,
