@@ -1,78 +1,117 @@
-// Builds the fast thin-mode CNI entry (part of `npm run build`, after tsc): dist/deploy/cni-fast.js and the
-// modules it reaches, bundled by esbuild into dist/cni-fast/nicplex-cni.cjs, then a Node startup snapshot
-// of that bundle, dist/cni-fast/nicplex-cni.blob, for the node running this build. A blob only loads in
-// the node binary that built it, so dist/cni-fast/nicplex-cni.node names that binary (size, mtime, inode,
-// path) for build/Release/nicplex-cni, which otherwise runs the plain dist/deploy/nicplex.js.
-// Usage: node dist/deploy/build-cni-fast.js [--node PATH] [--no-snapshot]
+// Builds the fast thin-mode CNI entry (the last step of `npm run build`, after tsc), in dist/cni-fast/:
+//   nicplex-cni.cjs   dist/deploy/cni-fast.js and every module it reaches, bundled by esbuild into one
+//                     CommonJS file; packages stay in node_modules (required when a call needs them),
+//                     except the small ones a Kubernetes-mode call always loads;
+//   main.cjs          dist/deploy/cni-fast-main.js, which runs the bundle with V8's code cache;
+//   nicplex-cni.v8-<V8 version>.cache  that cache, made by one failing ADD with this node;
+//   node              the path of the node that ran the build, which build/Release/nicplex-cni execs.
+// Usage: node dist/deploy/build-cni-fast.js [--no-minify] [--cache-only NODE]
+//   --cache-only NODE  only (re)makes the code cache for another node binary (the image's Node 24).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, type Plugin } from 'esbuild';
+import { build, type BuildOptions } from 'esbuild';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const outDir = join(repoRoot, 'dist', 'cni-fast');
-const bundlePath = join(outDir, 'nicplex-cni.cjs');
-const blobPath = join(outDir, 'nicplex-cni.blob');
-const blobNodePath = join(outDir, 'nicplex-cni.node');
 
-/** Packages bundled (and so snapshotted); every other package is required from node_modules at run time. */
-const BUNDLED_PACKAGES = new Set(['js-yaml']);
-
-/** Bare package imports become `globalThis.__nicplexRequire(name)`, which deploy/cni-fast.ts sets at run time. */
-const runtimeRequire: Plugin = {
-  name: 'nicplex-runtime-require',
-  setup(builder) {
-    builder.onResolve({ filter: /^[^./]/ }, (args) => {
-      // `await import('node:https')` in a snapshot: a bundled require of the built-in, made on first use.
-      if (args.path.startsWith('node:') && args.kind === 'dynamic-import') return { path: args.path, namespace: 'nicplex-builtin' };
-      if (args.path.startsWith('node:') || BUNDLED_PACKAGES.has(args.path.split('/')[0]!)) return undefined;
-      return { path: args.path, namespace: 'nicplex-runtime-require' };
-    });
-    builder.onLoad({ filter: /.*/, namespace: 'nicplex-runtime-require' }, (args) => ({
-      contents: `module.exports = globalThis.__nicplexRequire(${JSON.stringify(args.path)});`,
-      loader: 'js',
-    }));
-    builder.onLoad({ filter: /.*/, namespace: 'nicplex-builtin' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
-  },
-};
-
+/** Bundled: js-yaml parses every YAML kubeconfig. Every other package stays in node_modules. */
+const BUNDLED_PACKAGES = ['js-yaml'];
+/** CommonJS packages the sources import() lazily: required instead. */
+const REQUIRED_PACKAGES = ['@grpc/grpc-js'];
 /**
- * The identity of a node binary as build/Release/nicplex-cni checks it before it passes the blob:
- * `size mtime-seconds inode path`, one line. A node upgraded in place changes at least one of them.
+ * ES-module packages the sources import() lazily. V8 drops a vm.Script's dynamic-import callback when the
+ * script comes from a code cache, so main.cjs (compiled by Node's loader) makes these imports for the
+ * bundle: it passes `__nicplexImportEsm` to the bundle's wrapper.
  */
-function nodeIdentity(nodePath: string): string {
-  const stat = statSync(nodePath);
-  return `${stat.size} ${Math.floor(stat.mtimeMs / 1000)} ${stat.ino} ${nodePath}\n`;
-}
+const ESM_PACKAGES = ['@kubernetes/client-node'];
+const esmImport = new RegExp(`\\bimport\\((['"])(${ESM_PACKAGES.join('|')})\\1\\)`, 'g');
 
-async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const nodeIndex = args.indexOf('--node');
-  const nodePath = nodeIndex >= 0 ? args[nodeIndex + 1] : process.execPath;
-  if (!nodePath) throw new Error('--node needs the path of a node binary');
-  mkdirSync(outDir, { recursive: true });
-  rmSync(blobNodePath, { force: true });
-  await build({
-    entryPoints: [join(repoRoot, 'dist', 'deploy', 'cni-fast.js')],
-    outfile: bundlePath,
+function bundleOptions(entry: string, outfile: string): BuildOptions {
+  return {
+    entryPoints: [join(repoRoot, 'dist', 'deploy', entry)],
+    outfile,
     bundle: true,
     platform: 'node',
     format: 'cjs',
     target: 'node20',
-    // The bundle's import.meta.url is the install's dist/deploy/nicplex.js, set at run time.
-    define: { 'import.meta.url': 'globalThis.__nicplexImportMetaUrl' },
-    plugins: [runtimeRequire],
-    logLevel: 'warning',
+    plugins: [{
+      name: 'nicplex-external-packages',
+      setup(builder) {
+        builder.onResolve({ filter: /^[^./]/ }, (args) => {
+          // `await import('node:https')` left as import() would start the ES module loader for one built-in.
+          if (args.kind === 'dynamic-import' && (args.path.startsWith('node:') || REQUIRED_PACKAGES.includes(args.path))) return { path: args.path, namespace: 'nicplex-require' };
+          if (args.path.startsWith('node:') || BUNDLED_PACKAGES.includes(args.path.split('/')[0]!)) return undefined;
+          return { path: args.path, external: true };
+        });
+        builder.onLoad({ filter: /.*/, namespace: 'nicplex-require' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
+        builder.onLoad({ filter: /\.js$/ }, async (args) => {
+          const text = await readFile(args.path, 'utf8');
+          return { contents: text.replace(esmImport, (_match, _quote, name: string) => `__nicplexImportEsm(${JSON.stringify(name)})`), loader: 'js' };
+        });
+      },
+    }],
+    // Both files sit in dist/cni-fast/, as deep as the dist/ modules they are made of, so paths computed
+    // from import.meta.url (the native addon's build/Release) come out the same.
+    define: { 'import.meta.url': '__nicplexModuleUrl' },
+    banner: {
+      js: [
+        '"use strict";',
+        'var __nicplexModuleUrl = require("node:url").pathToFileURL(__filename).href;',
+        // Run by node directly (not through main.cjs) the bundle makes its own imports.
+        'var __nicplexImportEsm = typeof __nicplexImport === "function" ? __nicplexImport : (specifier) => import(specifier);',
+      ].join('\n'),
+    },
+    minify: !process.argv.includes('--no-minify'),
+    // Error classes and logs name functions and classes: keep their names.
+    keepNames: true,
     legalComments: 'none',
-  });
-  if (args.includes('--no-snapshot')) return;
-  const temp = `${blobPath}.tmp`;
-  // The snapshot builder warns about built-ins it has not verified (node:module, node:child_process):
-  // none of their run-time state is used before the call starts.
-  execFileSync(nodePath, ['--no-warnings', '--snapshot-blob', temp, '--build-snapshot', bundlePath], { stdio: ['ignore', 'inherit', 'inherit'] });
-  renameSync(temp, blobPath);
-  writeFileSync(blobNodePath, nodeIdentity(nodePath));
+    logLevel: 'warning',
+  };
+}
+
+/**
+ * The code cache: one ADD whose kubeconfig does not exist runs what every call runs (request, config,
+ * logger, cache lookup, the Kubernetes client's set-up) and fails before any effect: the netns is only
+ * checked to exist (this process's own), the cache dir is a temp dir.
+ */
+function makeCache(node: string): void {
+  const scratch = mkdtempSync(join(tmpdir(), 'nicplex-cache-'));
+  try {
+    const conf = { cniVersion: '1.0.0', name: 'nicplex', type: 'nicplex', kubeconfig: join(scratch, 'kubeconfig'), cniDir: join(scratch, 'cni'), delegateStateDir: join(scratch, 'delegates'), binDir: scratch, delegates: [{ cniVersion: '1.0.0', name: 'cluster', type: 'bridge' }] };
+    const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'nicplex-build', CNI_NETNS: '/proc/self/ns/net', CNI_IFNAME: 'eth0', CNI_PATH: scratch, CNI_ARGS: 'K8S_POD_NAMESPACE=default;K8S_POD_NAME=build' };
+    let answer = '';
+    try {
+      answer = execFileSync(node, [join(outDir, 'main.cjs'), '--make-cache'], { env, input: JSON.stringify(conf), encoding: 'utf8' });
+    } catch (error) {
+      answer = String((error as { stdout?: unknown }).stdout ?? '');
+    }
+    if (!answer.includes('kubeconfig')) throw new Error(`the code-cache run did not fail on the missing kubeconfig as expected: ${answer}`);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const cacheOnly = process.argv.indexOf('--cache-only');
+  if (cacheOnly >= 0) {
+    const node = process.argv[cacheOnly + 1];
+    if (!node || !existsSync(node)) throw new Error('--cache-only needs the path of a node binary');
+    makeCache(node);
+    return;
+  }
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir, { recursive: true });
+  await build(bundleOptions('cni-fast.js', join(outDir, 'nicplex-cni.cjs')));
+  await build(bundleOptions('cni-fast-main.js', join(outDir, 'main.cjs')));
+  makeCache(process.execPath);
+  // Last: build/Release/nicplex-cni uses the bundle only when this is newer than dist/cni/entry.js.
+  const temp = join(outDir, 'node.tmp');
+  writeFileSync(temp, `${process.execPath}\n`);
+  renameSync(temp, join(outDir, 'node'));
 }
 
 main().catch((error: unknown) => {

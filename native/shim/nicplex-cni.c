@@ -1,14 +1,12 @@
-// nicplex-cni: the thin-mode CNI plugin binary (symlink it into the CNI bin dir as "nicplex"). It execs
-// node on the startup snapshot of the CNI entry, so the runtime's exec costs one bare Node start and no
-// module loading or shell:
-//   node --snapshot-blob <root>/dist/cni-fast/nicplex-cni.blob <root>/dist/deploy/nicplex.js cni ARGS...
-// <root> is two levels above this binary's real path (build/Release/nicplex-cni), so a symlink works.
-// A blob only loads in the node binary that built it: <root>/dist/cni-fast/nicplex-cni.node names that
-// binary ("size mtime inode path"), and the blob is used only when that binary is unchanged and the blob
-// is newer than dist/cni/entry.js (a tsc build after it makes it stale). Otherwise it execs the plain
-//   node <root>/dist/deploy/nicplex.js cni ARGS...
-// with that node, else the first "node" on PATH, else /usr/local/bin/node or /usr/bin/node. It never
-// reads stdin (node does) and allocates nothing but the argument vector.
+// nicplex-cni: the thin-mode CNI plugin binary (symlink it into the CNI bin dir as "nicplex"). It execs node
+// on the CNI entry's one-file bundle (with its V8 code cache), with no shell in between:
+//   <node> <root>/dist/cni-fast/main.cjs ARGS...
+// <root> is three levels above this binary's real path (<root>/build/Release/nicplex-cni), so a symlink
+// works. <node> is the one that ran the build, named in <root>/dist/cni-fast/node (written last by
+// `npm run build`). When that file is missing or older than dist/cni/entry.js (a tsc build after it), it
+// execs the plain entry instead, with the first "node" on PATH, else /usr/local/bin/node or /usr/bin/node:
+//   <node> <root>/dist/deploy/nicplex.js cni ARGS...
+// It never reads stdin (node does) and allocates nothing but the argument vector.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
@@ -29,27 +27,19 @@ static int newer(const struct stat *a, const struct stat *b) {
   return a->st_mtim.tv_sec > b->st_mtim.tv_sec || (a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec >= b->st_mtim.tv_nsec);
 }
 
-// The node that built the blob, if the identity file names one; *unchanged tells whether it still matches.
-static int recorded_node(char *node, int *unchanged) {
-  char identity[PATH_MAX];
-  *unchanged = 0;
-  if (path_in_root(identity, "dist/cni-fast/nicplex-cni.node") != 0) return -1;
-  FILE *file = fopen(identity, "re");
+// The node that ran the build, if dist/cni-fast/node names one that is still there and is newer than `entry`.
+static int recorded_node(char *node, const struct stat *entry) {
+  char named[PATH_MAX];
+  struct stat st;
+  if (path_in_root(named, "dist/cni-fast/node") != 0) return -1;
+  if (stat(named, &st) != 0 || !newer(&st, entry)) return -1;
+  FILE *file = fopen(named, "re");
   if (!file) return -1;
-  unsigned long long size = 0, inode = 0;
-  long long mtime = 0;
-  int offset = 0;
-  char line[PATH_MAX + 96];
-  int ok = fgets(line, sizeof line, file) != NULL && sscanf(line, "%llu %lld %llu %n", &size, &mtime, &inode, &offset) == 3 && offset > 0;
+  int ok = fgets(node, PATH_MAX, file) != NULL;
   fclose(file);
   if (!ok) return -1;
-  line[strcspn(line, "\n")] = '\0';
-  if (strlen(line + offset) >= PATH_MAX || line[offset] != '/') return -1;
-  strcpy(node, line + offset);
-  struct stat st;
-  if (stat(node, &st) != 0 || access(node, X_OK) != 0) return -1;
-  *unchanged = (unsigned long long)st.st_size == size && (long long)st.st_mtim.tv_sec == mtime && (unsigned long long)st.st_ino == inode;
-  return 0;
+  node[strcspn(node, "\n")] = '\0';
+  return node[0] == '/' && access(node, X_OK) == 0 ? 0 : -1;
 }
 
 static int node_on_path(char *node) {
@@ -88,22 +78,23 @@ int main(int argc, char **argv) {
     *slash = '\0';
   }
   strcpy(root, self);
-  char script[PATH_MAX], blob[PATH_MAX], entry[PATH_MAX], node[PATH_MAX];
-  if (path_in_root(script, "dist/deploy/nicplex.js") != 0 || path_in_root(blob, "dist/cni-fast/nicplex-cni.blob") != 0
+  char script[PATH_MAX], main_cjs[PATH_MAX], entry[PATH_MAX], node[PATH_MAX];
+  if (path_in_root(script, "dist/deploy/nicplex.js") != 0 || path_in_root(main_cjs, "dist/cni-fast/main.cjs") != 0
       || path_in_root(entry, "dist/cni/entry.js") != 0) fail("install path too long", root);
-  int unchanged = 0;
-  int have_node = recorded_node(node, &unchanged) == 0;
-  struct stat blob_st, entry_st;
-  int fast = have_node && unchanged && getenv("NICPLEX_CNI_NO_SNAPSHOT") == NULL
-    && stat(blob, &blob_st) == 0 && stat(entry, &entry_st) == 0 && newer(&blob_st, &entry_st);
-  if (!have_node && node_on_path(node) != 0) fail("no node binary found (PATH, /usr/local/bin, /usr/bin)", "");
-  char **args = calloc((size_t)argc + 6, sizeof *args);
+  struct stat entry_st;
+  if (stat(entry, &entry_st) != 0) fail("the nicplex build is missing (run npm run build)", entry);
+  int fast = recorded_node(node, &entry_st) == 0 && access(main_cjs, R_OK) == 0;
+  if (!fast && node_on_path(node) != 0) fail("no node binary found (PATH, /usr/local/bin, /usr/bin)", "");
+  char **args = calloc((size_t)argc + 4, sizeof *args);
   if (!args) fail("out of memory", "");
   int i = 0;
   args[i++] = node;
-  if (fast) { args[i++] = "--snapshot-blob"; args[i++] = blob; }
-  args[i++] = script;
-  args[i++] = "cni";
+  if (fast) {
+    args[i++] = main_cjs;
+  } else {
+    args[i++] = script;
+    args[i++] = "cni";
+  }
   for (int arg = 1; arg < argc; arg++) args[i++] = argv[arg];
   args[i] = NULL;
   execv(node, args);
