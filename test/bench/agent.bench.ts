@@ -14,7 +14,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { accepts, cniLauncherPath, shimPath } from '../helpers/agent-harness.js';
+import { accepts, shimPath } from '../helpers/agent-harness.js';
+import { cniLauncherPath } from '../helpers/cni-lab.js';
 import { cliPath, repoRoot } from '../helpers/paths.js';
 import { podSandboxConfig } from '../helpers/cri-client.js';
 import { bridgeNetworkConfig, writeJsonFile } from '../e2e/harness/cni-dirs.js';

@@ -9,8 +9,6 @@ import { REFERENCE_PLUGIN_DIR, runPlugin } from './cni-lab.js';
 import { cliPath, repoRoot } from './paths.js';
 
 export const shimPath = join(repoRoot, 'build', 'Release', 'nicplex-shim');
-/** Thin mode's CNI binary: node on the CNI entry's startup snapshot (native/shim/nicplex-cni.c). */
-export const cniLauncherPath = join(repoRoot, 'build', 'Release', 'nicplex-cni');
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
