@@ -5,10 +5,9 @@
 //   main.cjs          dist/deploy/cni-fast-main.js, which runs the bundle with V8's code cache;
 //   nicplex-cni.v8-<V8 version>.cache  that cache, made by one failing ADD with this node;
 //   node              the path of the node that ran the build, which build/Release/nicplex-cni execs.
-// Usage: node dist/deploy/build-cni-fast.js [--no-minify] [--cache-only NODE]
-//   --cache-only NODE  only (re)makes the code cache for another node binary (the image's Node 24).
+// Usage: node dist/deploy/build-cni-fast.js [--no-minify]
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -78,7 +77,8 @@ function bundleOptions(entry: string, outfile: string): BuildOptions {
  * logger, cache lookup, the Kubernetes client's set-up) and fails before any effect: the netns is only
  * checked to exist (this process's own), the cache dir is a temp dir.
  */
-function makeCache(node: string): void {
+function makeCache(): void {
+  const node = process.execPath;
   const scratch = mkdtempSync(join(tmpdir(), 'nicplex-cache-'));
   try {
     const conf = { cniVersion: '1.0.0', name: 'nicplex', type: 'nicplex', kubeconfig: join(scratch, 'kubeconfig'), cniDir: join(scratch, 'cni'), delegateStateDir: join(scratch, 'delegates'), binDir: scratch, delegates: [{ cniVersion: '1.0.0', name: 'cluster', type: 'bridge' }] };
@@ -96,18 +96,11 @@ function makeCache(node: string): void {
 }
 
 async function main(): Promise<void> {
-  const cacheOnly = process.argv.indexOf('--cache-only');
-  if (cacheOnly >= 0) {
-    const node = process.argv[cacheOnly + 1];
-    if (!node || !existsSync(node)) throw new Error('--cache-only needs the path of a node binary');
-    makeCache(node);
-    return;
-  }
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
   await build(bundleOptions('cni-fast.js', join(outDir, 'nicplex-cni.cjs')));
   await build(bundleOptions('cni-fast-main.js', join(outDir, 'main.cjs')));
-  makeCache(process.execPath);
+  makeCache();
   // Last: build/Release/nicplex-cni uses the bundle only when this is newer than dist/cni/entry.js.
   const temp = join(outDir, 'node.tmp');
   writeFileSync(temp, `${process.execPath}\n`);

@@ -91,7 +91,7 @@ async function innerCniCase(dir: string, ctrA: string, ctrB: string, ctrC: strin
     const words = (text: string) => text.split(' ').filter((arg) => arg !== '');
     const thinVariants: Array<{ label: string; binary: string; args: string[]; env: Record<string, string>; totals: number[]; cpu?: number[] }> = [
       thinNodeArgs.length
-        ? { label: 'fast entry (node dist/cni-fast/nicplex-cni.cjs)', binary: process.execPath, args: [...thinNodeArgs, join(repoRoot, 'dist', 'cni-fast', 'nicplex-cni.cjs')], env: {}, totals: [] }
+        ? { label: 'fast entry (node dist/cni-fast/main.cjs)', binary: process.execPath, args: [...thinNodeArgs, join(repoRoot, 'dist', 'cni-fast', 'main.cjs')], env: {}, totals: [] }
         : { label: 'fast entry (build/Release/nicplex-cni)', binary: cniLauncherPath, args: [], env: {}, totals: [] },
       { label: 'plain entry (node dist/deploy/nicplex.js cni)', binary: process.execPath, args: [...thinNodeArgs, cliPath, 'cni'], env: {}, totals: [] },
       ...(process.env['NICPLEX_BENCH_THIN_COMPARE'] ?? '').split(';').filter((spec) => spec.includes('=')).map((spec) => ({
