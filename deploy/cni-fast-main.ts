@@ -1,8 +1,8 @@
 // What build/Release/nicplex-cni runs: the thin-mode CNI bundle (dist/cni-fast/nicplex-cni.cjs), compiled
 // with V8's code cache for it (Node 20 has no compile cache of its own; module.enableCompileCache is
-// Node 22+). The cache is made by `npm run build` (`--make-cache`: one VERSION call and one failing ADD,
-// so what every call runs is compiled) and is named by V8's version: V8 rejects a cache made by another
-// build, and then the bundle is compiled from source as if there were none. Reads no file but those two.
+// Node 22+). The cache is made by `npm run build` (`--make-cache`: one failing ADD, so what every call runs
+// is in it) and is named by V8's version: V8 rejects a cache made by another build, and the bundle is then
+// compiled from source as if there were none. Reads no file but those two.
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
