@@ -52,6 +52,26 @@
         "-static"
       ],
       "libraries": []
+    },
+    {
+      "target_name": "nicplex-cni",
+      "type": "executable",
+      "sources": [
+        "native/shim/nicplex-cni.c"
+      ],
+      "cflags": [
+        "-O2",
+        "-Wall",
+        "-Wextra",
+        "-std=c11"
+      ],
+      "cflags!": [
+        "-fno-exceptions"
+      ],
+      "ldflags": [
+        "-static"
+      ],
+      "libraries": []
     }
   ]
 }

@@ -1,12 +1,12 @@
 // ClusterApi over the Kubernetes API, through the small REST client (kube-client.ts): thin mode loads it
 // per call in a few tens of milliseconds, where @kubernetes/client-node costs ≈ 0.75 s.
-import { randomBytes } from 'node:crypto';
 import { CniCode, CniError } from './errors.js';
 import type { ClusterApi, NadInfo, NetworkStatusEntry, PodInfo } from './cluster.js';
 import { NETWORK_STATUS_ANNOTATION, RESOURCE_NAME_ANNOTATION } from './annotation.js';
 import { podClaimNames } from './dra-devices.js';
 import { openKubeClient, type KubeClient } from './kube-client.js';
 import type { Logger } from './log.js';
+import { randomHex } from '../config/random-hex.js';
 
 const RETRYABLE_STATUS = new Set([500, 503]);
 const RETRYABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE']);
@@ -173,7 +173,7 @@ export async function createKubernetesApi(kubeconfigPath: string, options: Kuber
         await client.request('POST', `/api/v1/namespaces/${enc(pod.namespace)}/events`, {
           apiVersion: 'v1',
           kind: 'Event',
-          metadata: { name: `${pod.name}.${now.getTime().toString(16)}${randomBytes(3).toString('hex')}`, namespace: pod.namespace },
+          metadata: { name: `${pod.name}.${now.getTime().toString(16)}${randomHex(3)}`, namespace: pod.namespace },
           involvedObject: { apiVersion: 'v1', kind: 'Pod', namespace: pod.namespace, name: pod.name, uid: pod.uid },
           reason,
           message,

@@ -1,9 +1,9 @@
 // Files other processes read while we may crash mid-write (device-info files, checkpoints, caches)
 // must never be seen half-written: write a temp file in the same directory, fsync, rename over.
-import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { link, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { randomHex } from './random-hex.js';
 
 /** Longest file name Linux filesystems take (NAME_MAX), in bytes. */
 const NAME_MAX = 255;
@@ -13,7 +13,7 @@ const NAME_MAX = 255;
  * ID is valid) is shortened in the temp name, which would otherwise fail with ENAMETOOLONG.
  */
 function tempPathFor(path: string): string {
-  const suffix = `.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const suffix = `.${process.pid}.${randomHex(4)}.tmp`;
   let name = basename(path);
   while (name.length > 0 && Buffer.byteLength(`.${name}${suffix}`) > NAME_MAX) name = name.slice(0, -1);
   return join(dirname(path), `.${name}${suffix}`);

@@ -142,7 +142,9 @@ fi
 cp package.json "$app/"
 tar -C "$app" -xf "$modules_tar"
 mkdir "$app/dist"
-tar -C dist --exclude=./test --exclude=./native/fuzz --exclude='*.map' -cf - . | tar -C "$app/dist" -xf -
+# The image runs the agent and installs the C shim: thin mode's fast entry (dist/cni-fast, made for the
+# build host's node, and its esbuild build script) stays out.
+tar -C dist --exclude=./test --exclude=./native/fuzz --exclude=./cni-fast --exclude=./deploy/build-cni-fast.js --exclude='*.map' -cf - . | tar -C "$app/dist" -xf -
 cp build/Release/nicplex_native.node build/Release/nicplex-shim "$app/build/Release/"
 # The stripped node (debug info off: 127 MB -> 109 MB), cached by the binary's hash.
 node_key=$(sha256sum "$node_bin" | cut -c1-16)

@@ -2,7 +2,6 @@
 // are exec'd. With the addon the process is started by posix_spawn (no fork: the cost does not grow
 // with the size of this process, while child_process.spawn forks it and blocks the event loop for
 // milliseconds per plugin); without it, child_process.spawn does the same. Never through a shell.
-import { spawn } from 'node:child_process';
 import { Socket } from 'node:net';
 import { constants } from 'node:os';
 import { nativeBinding, type NativeBinding } from './addon.js';
@@ -117,7 +116,9 @@ async function runWithPosixSpawn(native: Spawner, binary: string, env: NodeJS.Pr
   });
 }
 
-function runWithChildProcess(binary: string, env: NodeJS.ProcessEnv, input: string, timeoutMs: number): Promise<ProcessOutcome> {
+async function runWithChildProcess(binary: string, env: NodeJS.ProcessEnv, input: string, timeoutMs: number): Promise<ProcessOutcome> {
+  // Loaded only here: with the addon (every thin-mode call) node:child_process is never needed.
+  const { spawn } = await import('node:child_process');
   return new Promise((resolve, reject) => {
     // Its own process group, so a timeout also kills whatever the plugin started (and that holds our pipes).
     const child = spawn(binary, [], { env, stdio: ['pipe', 'pipe', 'pipe'], shell: false, detached: true });

@@ -3,7 +3,6 @@
 // the pod namespace under a temporary name, renamed there to CNI_IFNAME, IPs from IPAM (or the chained
 // prevResult), arp_notify/ndisc_notify, ConfigureIface. Unlike the reference, a failure after the link
 // exists deletes it and releases the IPAM lease.
-import { randomBytes } from 'node:crypto';
 import { parseIpvlanConf, type IpvlanConf } from '../../config/delegates/ipvlan.js';
 import { HostBatch, type LinkInfo } from '../../native/index.js';
 import { CniCode } from '../errors.js';
@@ -13,6 +12,7 @@ import {
   ipamType, netnsState, parseConf, pointIpsAt, requireNetns, requirePrevResult,
   defineDelegate, withConfDns, type BuiltinDelegate, type DelegateRequest,
 } from './common.js';
+import { randomHex } from '../../config/random-hex.js';
 
 /** The master: configured, else the chained result's single named interface, else the default-route link. */
 async function masterName(request: DelegateRequest, conf: IpvlanConf, prev: CniResult | undefined, netns: string): Promise<string> {
@@ -40,7 +40,7 @@ async function add(request: DelegateRequest): Promise<unknown> {
   const parentNetns = conf.linkInContainer ? netns : request.services.hostNetns;
   const parent = await host.getLink(master, parentNetns);
   if (!parent) throw confError(request, 'master', `failed to lookup master "${master}": link not found`, 'name an existing interface of the node', CniCode.internal);
-  const temp = `veth${randomBytes(4).toString('hex')}`;
+  const temp = `veth${randomHex(4)}`;
   let link: LinkInfo;
   try {
     const results = await host.run(new HostBatch()

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { accepts, shimPath } from '../helpers/agent-harness.js';
+import { cniLauncherPath } from '../helpers/cni-lab.js';
 import { cliPath, repoRoot } from '../helpers/paths.js';
 import { podSandboxConfig } from '../helpers/cri-client.js';
 import { bridgeNetworkConfig, writeJsonFile } from '../e2e/harness/cni-dirs.js';
@@ -81,12 +82,26 @@ async function innerCniCase(dir: string, ctrA: string, ctrB: string, ctrC: strin
       podResourcesSocket: join(dir, 'no-kubelet.sock'), delegates: [bridge('thin-br', `${tag}c`, '10.231.69.0/24')],
     });
     const thinEnv = (command: string) => ({ CNI_COMMAND: command, CNI_CONTAINERID: 'benchC', CNI_NETNS: `/var/run/netns/${ctrC}`, CNI_IFNAME: 'eth0', CNI_PATH: PLUGINS, CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=thin' });
-    // NICPLEX_BENCH_THIN_NODE_ARGS profiles the thin-mode processes the same way.
+    // Thin mode as a runtime execs it: build/Release/nicplex-cni (node on the CNI entry's startup snapshot,
+    // or the plain dist/deploy/nicplex.js when there is none); and the plain entry for comparison.
+    // NICPLEX_BENCH_THIN_NODE_ARGS profiles the thin-mode processes: node then runs with these arguments
+    // and the launcher's own (node rejects --cpu-prof in NODE_OPTIONS). NICPLEX_BENCH_THIN_COMPARE="label=node args;…"
+    // adds more variants, each run as `node <args> dist/deploy/nicplex.js cni` in the same rounds.
     const thinNodeArgs = (process.env['NICPLEX_BENCH_THIN_NODE_ARGS'] ?? '').split(' ').filter((arg) => arg !== '');
-    const runThin = (command: string) => {
+    const words = (text: string) => text.split(' ').filter((arg) => arg !== '');
+    const thinVariants: Array<{ label: string; binary: string; args: string[]; env: Record<string, string>; totals: number[]; cpu?: number[] }> = [
+      thinNodeArgs.length
+        ? { label: 'fast entry (node dist/cni-fast/main.cjs)', binary: process.execPath, args: [...thinNodeArgs, join(repoRoot, 'dist', 'cni-fast', 'main.cjs')], env: {}, totals: [] }
+        : { label: 'fast entry (build/Release/nicplex-cni)', binary: cniLauncherPath, args: [], env: {}, totals: [] },
+      { label: 'plain entry (node dist/deploy/nicplex.js cni)', binary: process.execPath, args: [...thinNodeArgs, cliPath, 'cni'], env: {}, totals: [] },
+      ...(process.env['NICPLEX_BENCH_THIN_COMPARE'] ?? '').split(';').filter((spec) => spec.includes('=')).map((spec) => ({
+        label: spec.slice(0, spec.indexOf('=')), binary: process.execPath, args: [...words(spec.slice(spec.indexOf('=') + 1)), cliPath, 'cni'], env: {}, totals: [] as number[],
+      })),
+    ];
+    const runThin = (variant: (typeof thinVariants)[number], command: string) => {
       const started = process.hrtime.bigint();
       return new Promise<{ code: number; stdout: string; ms: number }>((resolve) => {
-        const child = spawn(process.execPath, [...thinNodeArgs, cliPath, 'cni'], { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...thinEnv(command) }, stdio: ['pipe', 'pipe', 'ignore'] });
+        const child = spawn(variant.binary, variant.args, { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...variant.env, ...thinEnv(command) }, stdio: ['pipe', 'pipe', 'ignore'] });
         let stdout = '';
         child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
         child.on('close', (code) => resolve({ code: code ?? -1, stdout, ms: Number(process.hrtime.bigint() - started) / 1e6 }));
@@ -94,15 +109,23 @@ async function innerCniCase(dir: string, ctrA: string, ctrB: string, ctrC: strin
       });
     };
     const shim: number[] = [];
-    const thin: number[] = [];
     const reference: number[] = [];
+    const referenceCpu: number[] = [];
     for (let round = -3; round < rounds; round++) {
       const add = await run(shimPath, shimEnv('ADD'), conf);
       const del = await run(shimPath, shimEnv('DEL'), conf);
       if (add.code !== 0 || del.code !== 0) throw new Error(`shim → agent failed: ${add.stdout} ${del.stdout}`);
-      const thinAdd = await runThin('ADD');
-      const thinDel = await runThin('DEL');
-      if (thinAdd.code !== 0 || thinDel.code !== 0) throw new Error(`thin mode (Kubernetes) failed: ${thinAdd.stdout} ${thinDel.stdout}`);
+      const thinRuns: number[] = [];
+      for (const variant of thinVariants) {
+        const cpuBefore = childCpuMs();
+        const thinAdd = await runThin(variant, 'ADD');
+        const thinDel = await runThin(variant, 'DEL');
+        if (thinAdd.code !== 0 || thinDel.code !== 0) throw new Error(`thin mode (Kubernetes, ${variant.label}) failed: ${thinAdd.stdout} ${thinDel.stdout}`);
+        thinRuns.push(thinAdd.ms + thinDel.ms);
+        // CPU (user+system) of the two calls and the plugins they ran: steadier than wall time on a busy machine.
+        if (round >= 0) (variant.cpu ??= []).push(childCpuMs() - cpuBefore);
+      }
+      const referenceCpuBefore = childCpuMs();
       const calls = [
         await run(join(PLUGINS, 'bridge'), refEnv('ADD', 'eth0'), plugin(brConf)),
         await run(join(PLUGINS, 'macvlan'), refEnv('ADD', 'net1'), plugin(mvConf)),
@@ -111,8 +134,9 @@ async function innerCniCase(dir: string, ctrA: string, ctrB: string, ctrC: strin
       ];
       if (calls.some((call) => call.code !== 0)) throw new Error(`reference plugin failed: ${calls.map((call) => call.stdout).join(' ')}`);
       if (round < 0) continue;
+      referenceCpu.push(childCpuMs() - referenceCpuBefore);
       shim.push(add.ms + del.ms);
-      thin.push(thinAdd.ms + thinDel.ms);
+      thinRuns.forEach((ms, index) => thinVariants[index]!.totals.push(ms));
       reference.push(calls.reduce((sum, call) => sum + call.ms, 0));
     }
     // The shim's own CPU: DELs of containers the agent never saw (the agent does almost nothing), minus
@@ -133,11 +157,15 @@ async function innerCniCase(dir: string, ctrA: string, ctrB: string, ctrC: strin
     const shimTotalMs = await cpuOf(shimPath, (index) => ({ ...shimEnv('DEL'), CNI_CONTAINERID: `cpu${index}`, CNI_ARGS: '' }));
     const shimCpuMs = Math.max(0, shimTotalMs - execBaselineMs);
     await api.stop();
+    const thin = thinVariants[0]!.totals;
     console.log(`ADD+DEL bridge + macvlan NAD, ${rounds} rounds: shim→agent median ${median(shim).toFixed(1)} ms, thin Kubernetes mode ${median(thin).toFixed(1)} ms, plugins direct ${median(reference).toFixed(1)} ms; ratios ${(median(shim) / median(reference)).toFixed(2)}x, ${(median(thin) / median(reference)).toFixed(2)}x`);
+    console.log(`plugins direct: ADD+DEL median ${median(reference).toFixed(1)} ms wall, ${median(referenceCpu).toFixed(0)} ms CPU`);
+    for (const variant of thinVariants) console.log(`thin mode, ${variant.label}: ADD+DEL median ${median(variant.totals).toFixed(1)} ms wall, ${median(variant.cpu ?? []).toFixed(0)} ms CPU with its plugins`);
     console.log(`shim CPU per call: ${shimCpuMs.toFixed(2)} ms of its own (${shimTotalMs.toFixed(2)} ms in all, of which ${execBaselineMs.toFixed(2)} ms is what exec'ing /bin/true costs here; ${calls} calls)`);
     return [
       { case: 'ADD+DEL bridge + macvlan NAD: shim→agent (standalone) vs bridge+macvlan exec\'d directly', nicplex_ms: median(shim), reference_ms: median(reference), ratio: median(shim) / median(reference), goal: '<= 1.10' },
       { case: 'ADD+DEL bridge + macvlan NAD: nicplex thin mode, Kubernetes mode (fake API server) vs bridge+macvlan exec\'d directly', nicplex_ms: median(thin), reference_ms: median(reference), ratio: median(thin) / median(reference), goal: '<= 2.00' },
+      ...thinVariants.slice(1).map((variant) => ({ case: `context: thin mode, Kubernetes mode, ${variant.label}`, nicplex_ms: median(variant.totals), reference_ms: median(reference), ratio: median(variant.totals) / median(reference), goal: 'report' })),
       { case: 'context: one Node start (node -e 0) on this machine during the run', nicplex_ms: median(nodeStarts), reference_ms: 70, ratio: median(nodeStarts) / 70, goal: 'report (≈ 70 ms idle)' },
       { case: `shim CPU per call (user+system) beyond exec'ing /bin/true (${execBaselineMs.toFixed(2)} ms here)`, nicplex_ms: shimCpuMs, reference_ms: 2, ratio: shimCpuMs / 2, goal: '<= 1.00 (2 ms)' },
     ];

@@ -5,7 +5,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cliPath } from './paths.js';
+import { cliPath, repoRoot } from './paths.js';
+
+/** Thin mode's CNI binary: node on the CNI entry's one-file bundle (native/shim/nicplex-cni.c). */
+export const cniLauncherPath = join(repoRoot, 'build', 'Release', 'nicplex-cni');
 
 export const REFERENCE_PLUGIN_DIR = '/usr/lib/cni';
 let counter = 0;
@@ -115,9 +118,14 @@ exit 0
     });
   }
 
-  /** Runs `nicplex cni` inside the host netns, asynchronously (a fake API server in this process must keep serving). */
-  runCni(env: Record<string, string>, config: unknown): Promise<CniCall> {
-    return runPlugin('ip', ['netns', 'exec', this.hostNs, process.execPath, cliPath, 'cni'], { PATH: process.env['PATH'] ?? '/usr/bin:/bin', CNI_PATH: REFERENCE_PLUGIN_DIR, ...env }, config);
+  /**
+   * Runs thin mode inside the host netns as a runtime does, through build/Release/nicplex-cni (the fast
+   * entry), or `entry: 'plain'` for `node dist/deploy/nicplex.js cni`; asynchronously (a fake API server
+   * in this process must keep serving).
+   */
+  runCni(env: Record<string, string>, config: unknown, entry: 'fast' | 'plain' = 'fast'): Promise<CniCall> {
+    const command = entry === 'fast' ? [cniLauncherPath] : [process.execPath, cliPath, 'cni'];
+    return runPlugin('ip', ['netns', 'exec', this.hostNs, ...command], { PATH: process.env['PATH'] ?? '/usr/bin:/bin', CNI_PATH: REFERENCE_PLUGIN_DIR, ...env }, config);
   }
 
   cleanup(): void {

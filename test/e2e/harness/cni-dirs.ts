@@ -1,23 +1,20 @@
 // CNI directories for a runtime under test: a bin dir holding the reference plugins and a
 // `nicplex` entry, and the network configs the tests write.
-import { chmodSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cliPath } from '../../helpers/paths.js';
+import { cniLauncherPath } from '../../helpers/cni-lab.js';
 
 export const referencePluginDir = '/usr/lib/cni';
 
 /**
  * containerd takes exactly one bin_dir, so the reference plugins are symlinked next to `nicplex`.
- * `nicplex` is a tiny sh wrapper (not a symlink to the CLI): the CLI treats the basename
- * `nicplex` as the yargs front end, and a runtime's PATH may not contain node, so the wrapper
- * names both node and the subcommand explicitly.
+ * `nicplex` is a symlink to build/Release/nicplex-cni, as the README installs thin mode: it execs the
+ * node that built dist/ (a runtime's PATH may not contain node) on the fast CNI entry.
  */
 export function makeCniBinDir(dir: string): string {
   mkdirSync(dir, { recursive: true });
   for (const plugin of readdirSync(referencePluginDir)) symlinkSync(join(referencePluginDir, plugin), join(dir, plugin));
-  const wrapper = join(dir, 'nicplex');
-  writeFileSync(wrapper, `#!/bin/sh\nexec '${process.execPath}' '${cliPath}' cni "$@"\n`);
-  chmodSync(wrapper, 0o755);
+  symlinkSync(cniLauncherPath, join(dir, 'nicplex'));
   return dir;
 }
 
