@@ -102,8 +102,9 @@ t.test('IPAM: same stdin and CNI_* as the plugin got; addresses and routes confi
 
 t.test('IPv6: disable_ipv6=0 and keep_addr_on_down=1 before the first IPv6 address', async (tt) => {
   const h = setup(tt);
-  h.ipam.addResult = { cniVersion: '1.0.0', ips: [{ address: 'fd00::5/64', gateway: 'fd00::1' }] };
-  await h.call('host-device', 'ADD', { device: 'eth1', ipam: { type: 'static' } });
+  // static IPAM runs in-process (the registry's default): the fake exec'd IPAM is never asked.
+  await h.call('host-device', 'ADD', { device: 'eth1', ipam: { type: 'static', addresses: [{ address: 'fd00::5/64', gateway: 'fd00::1' }] } });
+  tt.same(h.ipam.calls, [], 'no IPAM plugin exec\'d');
   const sysctls = h.host.namespaces.get(POD_NETNS)!.sysctls;
   tt.equal(sysctls.get('net/ipv6/conf/net1/disable_ipv6'), '0');
   tt.equal(sysctls.get('net/ipv6/conf/lo/disable_ipv6'), '0');
