@@ -82,7 +82,7 @@ async function innerCniCase(dir: string, ctrA: string, ctrB: string, ctrC: strin
       podResourcesSocket: join(dir, 'no-kubelet.sock'), delegates: [bridge('thin-br', `${tag}c`, '10.231.69.0/24')],
     });
     const thinEnv = (command: string) => ({ CNI_COMMAND: command, CNI_CONTAINERID: 'benchC', CNI_NETNS: `/var/run/netns/${ctrC}`, CNI_IFNAME: 'eth0', CNI_PATH: PLUGINS, CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=thin' });
-    // Thin mode as a runtime execs it: build/Release/nicplex-cni (node on the CNI entry's startup snapshot,
+    // Thin mode as a runtime execs it: build/Release/nicplex-cni (node on the CNI entry's one-file bundle with its code cache,
     // or the plain dist/deploy/nicplex.js when there is none); and the plain entry for comparison.
     // NICPLEX_BENCH_THIN_NODE_ARGS profiles the thin-mode processes: node then runs with these arguments
     // and the launcher's own (node rejects --cpu-prof in NODE_OPTIONS). NICPLEX_BENCH_THIN_COMPARE="label=node args;…"

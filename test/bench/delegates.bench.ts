@@ -8,7 +8,7 @@
 // against the binary, which is what a runtime sees (goal < 1.0×).
 // Usage: node dist/test/bench/delegates.bench.js [--rounds N]
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,7 @@ import { DelegateRegistry } from '../../cni/delegates/registry.js';
 import { ExecPluginExecutor } from '../../cni/exec.js';
 import { moveLinkToNetns, nativeHostNetwork } from '../../native/index.js';
 import { accepts, shimPath } from '../helpers/agent-harness.js';
+import { cniLauncherPath } from '../helpers/cni-lab.js';
 import { cliPath, repoRoot } from '../helpers/paths.js';
 import { latencyStats, median, numberArgument } from './bench-stats.js';
 import { runTimed } from './bench-process.js';
@@ -53,7 +54,10 @@ async function inner(dir: string, pods: Record<keyof typeof devices, string>): P
     delegates: [conf(devices.thin, true)],
   });
   const thinCall = async (command: string) => {
-    const result = await runTimed(process.execPath, [cliPath, 'cni'], env(command, pods.thin, 'eth0'), thinConf);
+    // As a runtime execs thin mode: the launcher (the one-file bundle), else the plain entry.
+    const result = existsSync(cniLauncherPath)
+      ? await runTimed(cniLauncherPath, [], env(command, pods.thin, 'eth0'), thinConf)
+      : await runTimed(process.execPath, [cliPath, 'cni'], env(command, pods.thin, 'eth0'), thinConf);
     if (result.code !== 0) throw new Error(`nicplex cni ${command} failed: ${result.stdout}`);
   };
   // The agent runs here, in the bench's private host netns, like a hostNetwork DaemonSet pod.
