@@ -60,9 +60,22 @@ static int node_on_path(char *node) {
   return -1;
 }
 
+/** `text` as the inside of a JSON string: quotes and backslashes escaped, control bytes as \u00XX. */
+static void put_json_text(const char *text) {
+  for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+    if (*p == '"' || *p == '\\') printf("\\%c", *p);
+    else if (*p < 0x20) printf("\\u%04x", *p);
+    else putchar(*p);
+  }
+}
+
 static void fail(const char *what, const char *detail) {
   // The caller's cniVersion is on stdin, which is node's to read; 1.1.0 errors are read by every libcni.
-  printf("{\"cniVersion\":\"1.1.0\",\"code\":999,\"msg\":\"nicplex-cni: %s\",\"details\":\"%s\"}\n", what, detail);
+  fputs("{\"cniVersion\":\"1.1.0\",\"code\":999,\"msg\":\"nicplex-cni: ", stdout);
+  put_json_text(what);
+  fputs("\",\"details\":\"", stdout);
+  put_json_text(detail);
+  fputs("\"}\n", stdout);
   exit(1);
 }
 

@@ -103,4 +103,12 @@ t.test('the launcher falls back to the plain entry', async (t) => {
   const broken = run(join(root, 'bin', 'nicplex'), [], { CNI_COMMAND: 'VERSION' }, '');
   t.equal(broken.status, 1, 'no build at all: exit 1');
   t.match(JSON.parse(broken.stdout) as object, { code: 999, msg: /build is missing/ }, 'and a CNI error naming the fix');
+
+  // An install path with a quote and a backslash still gives valid error JSON that names it.
+  const odd = join(tempDir('npx-cnifast-odd-'), 'a"b\\c');
+  mkdirSync(join(odd, 'build', 'Release'), { recursive: true });
+  copyFileSync(cniLauncherPath, join(odd, 'build', 'Release', 'nicplex-cni'));
+  const oddRun = run(join(odd, 'build', 'Release', 'nicplex-cni'), [], { CNI_COMMAND: 'VERSION' }, '');
+  t.equal(oddRun.status, 1);
+  t.equal((JSON.parse(oddRun.stdout) as { details: string }).details, join(odd, 'dist', 'cni', 'entry.js'), 'the path, escaped in the JSON');
 });
