@@ -279,19 +279,31 @@ async function addInOrder(deps: CommandDeps, request: CniRequest, ctx: ExecConte
 }
 
 /** DEL of what ADD ran, newest first; failures are logged (the ADD's own error is what the caller reports). */
-async function undoAttachments(deps: CommandDeps, ctx: ExecContext, added: PlannedAttachment[], state: CacheState): Promise<void> {
+/**
+ * DELs `added` newest first; returns how many DELs failed of attachments whose ADD had succeeded (each
+ * failure is logged; the DEL of the attachment whose ADD failed may well fail: it may have made nothing).
+ */
+async function undoAttachments(deps: CommandDeps, ctx: ExecContext, added: PlannedAttachment[], state: CacheState): Promise<number> {
+  let failed = 0;
   for (const attachment of [...added].reverse()) {
     try {
       await delAttachment(ctx, attachment, state.results[attachment.ifname]);
     } catch (error) {
+      if (attachment.ifname in state.results) failed++;
       deps.log.error(`rollback: DEL of network "${attachment.networkName}" (${attachment.ifname}) failed: ${(error as Error).message}`);
     }
     if (attachment.deviceInfoFile) await removeDeviceInfoFile(attachment.deviceInfoFile).catch(() => undefined);
   }
+  return failed;
 }
 
 async function rollback(deps: CommandDeps, ctx: ExecContext, added: PlannedAttachment[], state: CacheState): Promise<void> {
-  await undoAttachments(deps, ctx, added, state);
+  if (await undoAttachments(deps, ctx, added, state) > 0) {
+    // Something may still be attached: keep the plan (and the device claims), so the DEL a runtime sends
+    // after a failed ADD, GC or the startup reconcile finishes the job instead of nothing knowing of it.
+    deps.log.warn(`rollback of container ${state.plan.containerId} was incomplete; its cache is kept for the DEL that follows a failed ADD`);
+    return;
+  }
   if (deps.conf.standalone) await releaseStandaloneDevices(deps.conf.standalone, state.plan.containerId, planDevices(state.plan));
   await removeCache(deps.conf.cniDir, state.plan.containerId).catch(() => undefined);
 }

@@ -7,9 +7,9 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { AgentProcess, runShim, shimPath } from '../helpers/agent-harness.js';
 import { CniLab, REFERENCE_PLUGIN_DIR, cniEnv, runPlugin } from '../helpers/cni-lab.js';
 import { checkProperty, garbledText, hostileJson, hostileString, mutatedObject } from '../helpers/hostile.js';
@@ -95,12 +95,20 @@ function checkCniBody(answer: RawAnswer, what: string): void {
 
 /** DEL for every container a hostile-but-valid request did ADD (what a runtime does); returns how many. */
 async function deleteWhatWasAdded(): Promise<number> {
-  if (!existsSync(cacheDir)) return 0;
+  // A garbled conf that still parses may name another cniDir below the lab's directory: look everywhere in it.
   let deleted = 0;
-  for (const id of readdirSync(cacheDir).filter((name) => !name.startsWith('.'))) {
-    const plan = (JSON.parse(readFileSync(join(cacheDir, id), 'utf8')) as { plan: { netns: string; ifname: string } }).plan;
-    const del = await runShim(cniEnv('DEL', id, plan.netns, plan.ifname, 'IgnoreUnknown=1'), conf);
-    if (del.exitCode !== 0) throw new Error(`DEL of ${id} (added by a hostile request) failed: ${del.stdout}`);
+  for (const name of readdirSync(lab.dir, { recursive: true }) as string[]) {
+    const path = join(lab.dir, name);
+    if (basename(path).startsWith('.') || !statSync(path).isFile()) continue;
+    let plan: { kind?: string; netns: string; ifname: string; containerId: string } | undefined;
+    try {
+      plan = (JSON.parse(readFileSync(path, 'utf8')) as { plan?: typeof plan }).plan;
+    } catch {
+      continue;
+    }
+    if (plan?.kind !== 'nicplexPlanV1') continue;
+    const del = await runShim(cniEnv('DEL', plan.containerId, plan.netns, plan.ifname, 'IgnoreUnknown=1'), { ...conf, cniDir: dirname(path) });
+    if (del.exitCode !== 0) throw new Error(`DEL of ${plan.containerId} (added by a hostile request, cache ${path}) failed: ${del.stdout}`);
     deleted++;
   }
   return deleted;
@@ -221,7 +229,9 @@ t.test('the C shim fed hostile stdin and environment', async (t) => {
   }, { requiredKeys: [] }).map((env) => Object.fromEntries(Object.entries(env).map(([key, value]) => [key, value.replace(/\0/g, '')])));
   // The shim reads its keys in order and stops at the first it cannot parse: agentWaitSeconds first keeps a
   // config whose socketDir got garbled from waiting the default 10 s for a socket that never appears.
-  const quick = '{"agentWaitSeconds":0.05,"agentTimeoutSeconds":20,';
+  // cniDir and delegateStateDir come first too: a garbled conf that loses its own keys (JSON.parse keeps the
+  // last of duplicate keys) would otherwise write its cache to the default /var/lib/cni/multus, outside this test.
+  const quick = `{"agentWaitSeconds":0.05,"agentTimeoutSeconds":20,"cniDir":${JSON.stringify(cacheDir)},"delegateStateDir":${JSON.stringify(stateDir)},`;
   const stdin = fc.oneof(
     garbledText(JSON.stringify(conf).slice(1)).map((rest) => quick + rest),
     mutatedObject({ cniVersion: '1.0.0', socketDir }, ['cniVersion', 'socketDir', 'daemonSocketDir']).map((object) => quick + JSON.stringify(object).slice(1)),
