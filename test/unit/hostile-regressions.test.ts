@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCni } from '../../cni/entry.js';
+import { CniError } from '../../cni/errors.js';
 import type { PluginExecutor, PluginInvocation } from '../../cni/exec.js';
 import { silentLogger } from '../../cni/log.js';
 import { readRequest } from '../../cni/request.js';
@@ -111,4 +112,22 @@ t.test('DEL and GC work in the namespace ADD used when the request names none th
   writeFileSync(join(cniDir, 'replaced'), JSON.stringify(plan));
   t.equal((await run(exec, 'DEL', 'replaced', { CNI_NETNS: '' })).exitCode, 0);
   t.equal(exec.calls.at(-1)?.netns, '', 'a different namespace under the old path is left alone');
+});
+
+t.test('a rollback whose DEL of an added network fails keeps the cache, and the DEL that follows cleans up', async (t) => {
+  let delFailures = 1;
+  const exec: PluginExecutor = {
+    async run(call: PluginInvocation): Promise<unknown> {
+      if (call.type === 'fake2' && call.command === 'ADD') throw new CniError(11, 'second network fails on purpose');
+      if (call.type === 'fake' && call.command === 'DEL' && delFailures-- > 0) throw new CniError(11, 'cluster DEL fails once on purpose');
+      return call.command === 'ADD' ? { cniVersion: '1.0.0', interfaces: [{ name: call.ifname, sandbox: call.netns }], ips: [{ address: '10.0.0.2/24', interface: 0 }] } : undefined;
+    },
+  };
+  const two = JSON.stringify({ ...JSON.parse(stdin) as object, delegates: [{ cniVersion: '1.0.0', name: 'cluster', type: 'fake' }, { cniVersion: '1.0.0', name: 'second', type: 'fake2' }] });
+  const runTwo = (command: string) => runCni({ env: { CNI_COMMAND: command, CNI_CONTAINERID: 'halfway', CNI_NETNS: netns, CNI_IFNAME: 'eth0', CNI_PATH: '/nowhere' }, stdin: two, overrides: { executor: exec, log: silentLogger } });
+  const add = await runTwo('ADD');
+  t.equal(add.exitCode, 1, 'the ADD fails');
+  t.ok(existsSync(join(cniDir, 'halfway')), 'the cluster network may still be attached: its plan is kept');
+  t.equal((await runTwo('DEL')).exitCode, 0, 'the runtime\'s DEL after the failed ADD');
+  t.notOk(existsSync(join(cniDir, 'halfway')), 'and the cache is gone once everything is deleted');
 });
