@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { basename, dirname, join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { AgentProcess, runShim, shimPath } from '../helpers/agent-harness.js';
 import { CniLab, REFERENCE_PLUGIN_DIR, cniEnv, runPlugin } from '../helpers/cni-lab.js';
 import { checkProperty, garbledText, hostileJson, hostileString, mutatedObject } from '../helpers/hostile.js';
@@ -232,8 +233,18 @@ t.test('the C shim fed hostile stdin and environment', async (t) => {
   // cniDir and delegateStateDir come first too: a garbled conf that loses its own keys (JSON.parse keeps the
   // last of duplicate keys) would otherwise write its cache to the default /var/lib/cni/multus, outside this test.
   const quick = `{"agentWaitSeconds":0.05,"agentTimeoutSeconds":20,"cniDir":${JSON.stringify(cacheDir)},"delegateStateDir":${JSON.stringify(stateDir)},`;
+  // A garbled text that still parses reaches the agent as a real conf: one whose paths were garbled (an IPAM
+  // dataDir, a relative cniDir) made host-local and the agent create directories anywhere on the host. Such a
+  // text may drop keys or change no-path values only; any other key or changed string/object value is dropped.
+  const staysInside = (text: string): boolean => {
+    let parsed: unknown;
+    try { parsed = JSON.parse(text); } catch { return true; }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return true;
+    const original: Record<string, unknown> = { ...conf, agentWaitSeconds: 0.05, agentTimeoutSeconds: 20 };
+    return Object.entries(parsed).every(([key, value]) => key in original && (typeof value === 'number' || typeof value === 'boolean' || isDeepStrictEqual(value, original[key])));
+  };
   const stdin = fc.oneof(
-    garbledText(JSON.stringify(conf).slice(1)).map((rest) => quick + rest),
+    garbledText(JSON.stringify(conf).slice(1)).map((rest) => quick + rest).filter(staysInside),
     mutatedObject({ cniVersion: '1.0.0', socketDir }, ['cniVersion', 'socketDir', 'daemonSocketDir']).map((object) => quick + JSON.stringify(object).slice(1)),
     fc.uint8Array({ maxLength: 2000 }).map((bytes) => Buffer.from(bytes).toString('latin1')),
   );
